@@ -1,0 +1,126 @@
+"""The `incidents` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+COMMANDS_DIR = Path(__file__).parent / "commands"
+
+
+def prefect_defaults(home: Path) -> None:
+    """Quiet, offline Prefect with its database in the state folder (reused between runs)."""
+    os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from flows.config import load_settings
+
+    settings = load_settings()
+    prefect_defaults(settings.home)
+    from flows.locking import RunLockedError
+    from flows.nightly import nightly
+
+    started = time.perf_counter()
+    try:
+        summary = nightly(config_path=args.config)
+    except RunLockedError as error:
+        print(f"incidents nightly: {error}", file=sys.stderr)
+        return 75
+    elapsed = time.perf_counter() - started
+    loaded = ", ".join(f"{s}: {n}" for s, n in sorted(summary.rows_loaded.items())) or "none"
+    print(f"nightly run {summary.run_id} finished in {elapsed:.1f} s")
+    print(f"  files: {summary.files_seen} seen, {summary.files_ingested} new, {summary.files_resent} already held")
+    print(f"  rows loaded: {loaded}")
+    print(f"  quarantined: {summary.files_quarantined} files, {summary.rows_quarantined} rows (see `incidents quarantine`)")
+    for key in summary.unconfigured_files:
+        print(f"  not ingested, no source configured for its folder: {key}")
+    print(f"  warehouse: {settings.warehouse_path}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from demo.generator import generate_landing
+
+    out = Path(args.out)
+    truth = Path(args.truth) if args.truth else out.parent / f"{out.name}_truth"
+    kwargs = {"seed": args.seed, "density": args.density}
+    if args.incidents is not None:
+        kwargs["incidents"] = args.incidents
+    summary = generate_landing(out, truth, **kwargs)
+    print(f"demo landing area written to {out} (ground truth in {truth})")
+    print(f"  {summary}")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from flows.config import load_settings
+    from warehouse.run import Warehouse
+
+    settings = load_settings()
+    if not settings.warehouse_path.exists():
+        print("no warehouse yet: run `incidents nightly` first", file=sys.stderr)
+        return 1
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        where = "" if args.all else "where resolved_at is null"
+        rows = warehouse.query(
+            "select source_id, file_key, source_row, rule, reason, first_seen, resolved_at "
+            f"from quarantine {where} order by first_seen, file_key, source_row nulls first"
+        )
+        issues = warehouse.query("select file_key, issue, first_seen, last_seen from landing_issues order by file_key")
+    if rows.is_empty() and issues.is_empty():
+        print("no open quarantine entries")
+        return 0
+    for row in rows.iter_rows(named=True):
+        where_in_file = "whole file" if row["source_row"] is None else f"row {row['source_row']}"
+        state = "" if row["resolved_at"] is None else f" [resolved {row['resolved_at']:%Y-%m-%d}]"
+        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  {where_in_file}  {row['rule']}: {row['reason']}{state}")
+    for row in issues.iter_rows(named=True):
+        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  {row['issue']} (last seen {row['last_seen']:%Y-%m-%d})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incidents", description=__doc__)
+    parser.add_argument("--config", help="configuration file (default $INCIDENTS_CONFIG or ./incidents.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    nightly = commands.add_parser("nightly", help="ingest, validate, standardise, link and publish")
+    nightly.set_defaults(handler=cmd_nightly)
+
+    demo = commands.add_parser("demo-data", help="write a synthetic landing area with ground truth")
+    demo.add_argument("--out", required=True, help="landing folder to write")
+    demo.add_argument("--truth", help="ground-truth folder (default <out>_truth beside it)")
+    demo.add_argument("--incidents", type=int, help="number of underlying incidents")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--density", type=float, default=1.0, help="look-alike density multiplier")
+    demo.set_defaults(handler=cmd_demo_data)
+
+    quarantine = commands.add_parser("quarantine", help="list open quarantine entries")
+    quarantine.add_argument("--all", action="store_true", help="include resolved entries")
+    quarantine.set_defaults(handler=cmd_quarantine)
+
+    # Further commands live in flows/commands/<name>.py, each with register(subparsers).
+    for module in sorted(COMMANDS_DIR.glob("[!_]*.py")):
+        importlib.import_module(f"flows.commands.{module.stem}").register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.config:
+        os.environ["INCIDENTS_CONFIG"] = args.config
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

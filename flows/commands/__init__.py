@@ -1,0 +1,1 @@
+"""One module per `incidents` sub-command; each defines `register(subparsers)`."""

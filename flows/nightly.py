@@ -1,0 +1,300 @@
+"""The nightly Prefect flow: landing -> validate -> stage -> warehouse -> link -> publish.
+
+Tasks here are adapters: they read or write, and call pure functions from
+`transforms/` and `expectations/` for the work. Sources are prepared
+concurrently (read, validate, standardise: CPU work on in-memory frames); the
+warehouse is written by one task inside one transaction, so a run killed at
+any point leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from expectations.validation import validate_extract
+from flows.config import Settings, load_settings
+from flows.landing import LandedFile, Landing, landing_for
+from flows.locking import run_lock
+from flows.readers import ExtractReadError, read_extract
+from flows.secrets import ReidentificationStore, load_or_create_key
+from transforms.mapping import SourceMapping
+from transforms.pseudonyms import keyed_hashes
+from transforms.reference_data import ReferenceData
+from transforms.staging import reference_pseudonyms, staged_cst_reports, staged_police_crimes
+from warehouse.run import Warehouse
+
+
+@dataclass
+class PreparedFile:
+    """One new file, read, validated and standardised in memory; nothing written yet."""
+
+    source_id: str
+    file: LandedFile
+    file_hash: str
+    rows_read: int = 0
+    staged: pl.DataFrame | None = None
+    pseudonyms: pl.DataFrame | None = None
+    # quarantine rows: source_row (null = whole file), record_key, rule, reason
+    quarantined: list[dict] = field(default_factory=list)
+
+    @property
+    def file_quarantined(self) -> bool:
+        return any(q["source_row"] is None for q in self.quarantined)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_resent: int = 0
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+    rows_quarantined: int = 0
+    files_quarantined: int = 0
+    unconfigured_files: list[str] = field(default_factory=list)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepared_file(
+    source_id: str,
+    file: LandedFile,
+    data: bytes,
+    mapping: SourceMapping,
+    reference: ReferenceData,
+    key: bytes,
+) -> PreparedFile:
+    """Read, validate and standardise one file's bytes (pure apart from the bytes given)."""
+    prepared = PreparedFile(source_id, file, sha256(data))
+    try:
+        raw = read_extract(data, mapping)
+    except ExtractReadError as error:
+        prepared.quarantined.append(
+            {"source_row": None, "record_key": None, "rule": error.rule, "reason": error.reason}
+        )
+        return prepared
+    prepared.rows_read = raw.frame.height + len(raw.bad_rows)
+    for row, rule, reason in raw.bad_rows:
+        prepared.quarantined.append({"source_row": row, "record_key": None, "rule": rule, "reason": reason})
+    outcome = validate_extract(raw.frame, mapping, reference)
+    for rule, reason in outcome.file_failures:
+        prepared.quarantined.append({"source_row": None, "record_key": None, "rule": rule, "reason": reason})
+    if prepared.file_quarantined:
+        return prepared
+    ref_column = mapping.columns["ref"]
+    namespace = "cst:" if mapping.kind == "cst" else f"{mapping.id}:"
+    bad = outcome.row_failures.join(
+        raw.frame.select("_row", pl.col(ref_column).alias("__ref")), on="_row", how="left"
+    )
+    bad = bad.with_columns(keyed_hashes(bad["__ref"], key, namespace).alias("record_key"))
+    for row in bad.iter_rows(named=True):
+        prepared.quarantined.append(
+            {"source_row": row["_row"], "record_key": row["record_key"], "rule": row["rule"], "reason": row["reason"]}
+        )
+    good = raw.frame.join(outcome.row_failures.select("_row").unique(), on="_row", how="anti")
+    stage = staged_cst_reports if mapping.kind == "cst" else staged_police_crimes
+    prepared.staged = stage(good, mapping, reference, key)
+    prepared.pseudonyms = reference_pseudonyms(good, mapping, key)
+    return prepared
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
+def list_landing(landing: Landing) -> list[LandedFile]:
+    """Every file in the landing area (retried: S3 may be briefly unavailable)."""
+    return landing.list_files()
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 20])
+def prepare_source(
+    source_id: str,
+    files: list[LandedFile],
+    landing: Landing,
+    mapping: SourceMapping,
+    reference: ReferenceData,
+    key: bytes,
+    known_hashes: frozenset[str],
+) -> list[PreparedFile]:
+    """Read, validate and standardise one source's new files, in landing order."""
+    prepared: list[PreparedFile] = []
+    seen: set[str] = set()
+    for file in files:
+        data = landing.read(file.key)
+        digest = sha256(data)
+        if digest in known_hashes or digest in seen:
+            prepared.append(PreparedFile(source_id, file, digest))  # a resend: sighting only
+            continue
+        seen.add(digest)
+        prepared.append(prepared_file(source_id, file, data, mapping, reference, key))
+    return prepared
+
+
+@task(cache_policy=NO_CACHE)
+def load_prepared(
+    warehouse: Warehouse, run_id: str, prepared: list[PreparedFile], known_hashes: frozenset[str]
+) -> RunSummary:
+    """Write every prepared file into the warehouse (inside the run's transaction)."""
+    summary = RunSummary(run_id)
+    now = datetime.now()
+    next_seq = (warehouse.scalar("select coalesce(max(ingest_seq), 0) from manifest") or 0) + 1
+    for item in prepared:
+        summary.files_seen += 1
+        warehouse.execute(
+            "insert or ignore into manifest_sightings values (?, ?, ?, ?)",
+            [item.file_hash, item.file.key, run_id, now],
+        )
+        if item.file_hash in known_hashes or (item.staged is None and not item.quarantined):
+            summary.files_resent += 1
+            continue
+        known_hashes = known_hashes | {item.file_hash}
+        table = "stg_cst_report_versions" if item.source_id == "cst" else "stg_police_crime_versions"
+        loaded = 0
+        if item.staged is not None:
+            loaded = warehouse.insert(
+                table,
+                item.staged.with_columns(
+                    pl.lit(item.file_hash).alias("file_hash"), pl.lit(next_seq).alias("ingest_seq")
+                ),
+            )
+        quarantine = pl.DataFrame(
+            item.quarantined,
+            schema={"source_row": pl.Int64, "record_key": pl.String, "rule": pl.String, "reason": pl.String},
+        ).with_columns(
+            pl.format("{}:{}:{}", pl.lit(item.file_hash[:16]), pl.col("source_row").fill_null(0), pl.col("rule")).alias("quarantine_id"),
+            pl.lit(run_id).alias("run_id"),
+            pl.lit(item.source_id).alias("source_id"),
+            pl.lit(item.file.key).alias("file_key"),
+            pl.lit(item.file_hash).alias("file_hash"),
+            pl.lit(now).alias("first_seen"),
+        ).unique("quarantine_id", keep="first")
+        warehouse.insert("quarantine", quarantine)
+        status = "quarantined" if item.file_quarantined else "loaded"
+        warehouse.execute(
+            "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [item.file_hash, item.source_id, item.file.key, item.file.size, next_seq, run_id, now,
+             status, item.rows_read, loaded, quarantine.filter(pl.col("source_row").is_not_null()).height],
+        )
+        next_seq += 1
+        summary.files_ingested += 1
+        summary.rows_loaded[item.source_id] = summary.rows_loaded.get(item.source_id, 0) + loaded
+        summary.rows_quarantined += quarantine.filter(pl.col("source_row").is_not_null()).height
+        summary.files_quarantined += int(item.file_quarantined)
+    warehouse.execute(_RESOLVE_QUARANTINE, [now, run_id])
+    return summary
+
+
+# A quarantined row is resolved once a later file loads a version of the same
+# record; a quarantined file once the same source loads a later file of the same name.
+_RESOLVE_QUARANTINE = """
+update quarantine q set resolved_at = ?, resolved_by_run = ?
+where q.resolved_at is null and (
+    (q.record_key is not null and exists (
+        select 1 from manifest m
+        join stg_cst_report_versions c on c.file_hash = m.file_hash
+        where c.report_key = q.record_key
+          and m.ingest_seq > (select ingest_seq from manifest where file_hash = q.file_hash))
+     or exists (
+        select 1 from manifest m
+        join stg_police_crime_versions p on p.file_hash = m.file_hash
+        where p.crime_key = q.record_key
+          and m.ingest_seq > (select ingest_seq from manifest where file_hash = q.file_hash)))
+    or (q.source_row is null and exists (
+        select 1 from manifest m
+        where m.source_id = q.source_id and m.file_key = q.file_key and m.status = 'loaded'
+          and m.ingest_seq > (select ingest_seq from manifest where file_hash = q.file_hash)))
+)
+"""
+
+
+@task(cache_policy=NO_CACHE)
+def record_landing_issues(warehouse: Warehouse, files: list[LandedFile]) -> None:
+    now = datetime.now()
+    for file in files:
+        warehouse.execute(
+            "insert into landing_issues values (?, ?, ?, ?, ?) "
+            "on conflict (file_key) do update set last_seen = excluded.last_seen",
+            [file.key, file.folder or "(root)", "no source is configured for this folder", now, now],
+        )
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=False,
+        )
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def summary_markdown(summary: RunSummary) -> str:
+    rows = "\n".join(f"| {source} | {count} |" for source, count in sorted(summary.rows_loaded.items()))
+    return (
+        f"# Nightly run {summary.run_id}\n\n"
+        f"- files seen: {summary.files_seen}; new: {summary.files_ingested}; resends: {summary.files_resent}\n"
+        f"- files quarantined whole: {summary.files_quarantined}; rows quarantined: {summary.rows_quarantined}\n"
+        f"- files in unconfigured folders: {len(summary.unconfigured_files)}\n\n"
+        "| source | rows loaded |\n|---|---|\n" + (rows or "| (none) | 0 |")
+    )
+
+
+@flow(name="nightly", log_prints=False)
+def nightly(config_path: str | None = None) -> RunSummary:
+    """Ingest new extracts, validate, standardise and load them; one transaction per run."""
+    logger = get_run_logger()
+    settings: Settings = load_settings(Path(config_path) if config_path else None)
+    run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    with run_lock(settings.home):
+        key = load_or_create_key(settings.secrets_dir)
+        landing = landing_for(settings.landing, settings.s3.endpoint_url, settings.s3.region)
+        files = list_landing(landing)
+        mappings = settings.mappings
+        by_folder: dict[str, list[LandedFile]] = {}
+        for file in files:
+            by_folder.setdefault(file.folder, []).append(file)
+        unconfigured = [f for folder, fs in by_folder.items() if folder not in mappings for f in fs]
+        with Warehouse(settings.warehouse_path) as warehouse:
+            warehouse.migrate()
+            known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list())
+            futures = [
+                prepare_source.submit(
+                    mapping.id, by_folder.get(folder, []), landing, mapping,
+                    settings.reference_data, key, known,
+                )
+                for folder, mapping in mappings.items()
+            ]
+            prepared = [item for future in futures for item in future.result()]
+            store = ReidentificationStore(settings.secrets_dir)
+            for item in prepared:
+                if item.pseudonyms is not None:
+                    store.remember(item.pseudonyms)
+            with warehouse.transaction():
+                warehouse.execute(
+                    "insert into runs (run_id, started_at, status, code_version) values (?, ?, 'running', ?)",
+                    [run_id, datetime.now(), code_version()],
+                )
+                summary = load_prepared(warehouse, run_id, prepared, known)
+                summary.unconfigured_files = [f.key for f in unconfigured]
+                record_landing_issues(warehouse, unconfigured)
+                warehouse.execute(
+                    "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "
+                    "rows_loaded = ?, rows_quarantined = ? where run_id = ?",
+                    [datetime.now(), summary.files_ingested, sum(summary.rows_loaded.values()),
+                     summary.rows_quarantined, run_id],
+                )
+    for key_name in summary.unconfigured_files:
+        logger.warning("file in a folder no source is configured for: %s", key_name)
+    create_markdown_artifact(markdown=summary_markdown(summary), key="nightly-summary")
+    return summary

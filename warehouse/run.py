@@ -1,0 +1,115 @@
+"""The one module that talks to DuckDB: schema migrations, loads, models and queries.
+
+Schema lives in `schema/NNN_*.sql` (applied once each, in order, recorded in
+`schema_migrations`); models live in `marts/<name>.sql` as a single select each
+and are materialised as tables named after the file, in dependency order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+SQL_DIR = Path(__file__).parent
+SCHEMA_DIR = SQL_DIR / "schema"
+MARTS_DIR = SQL_DIR / "marts"
+
+
+def sql_file(relative: str) -> str:
+    """The text of a `.sql` file under warehouse/."""
+    return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def model_order(models: dict[str, str]) -> list[str]:
+    """Model names sorted so that every model comes after the models it selects from."""
+    graph: dict[str, set[str]] = {}
+    for name, sql in models.items():
+        graph[name] = {
+            other for other in models if other != name and re.search(rf"\b{other}\b", sql)
+        }
+    return list(TopologicalSorter(graph).static_order())
+
+
+class Warehouse:
+    """A DuckDB database file and everything done to it."""
+
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(self.path), read_only=read_only)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the schema files not yet applied; returns their names."""
+        self.con.execute(
+            "create table if not exists schema_migrations "
+            "(version varchar primary key, applied_at timestamp default current_timestamp)"
+        )
+        applied = {row[0] for row in self.con.execute("select version from schema_migrations").fetchall()}
+        done = []
+        for path in sorted(SCHEMA_DIR.glob("*.sql")):
+            if path.stem in applied:
+                continue
+            with self.transaction():
+                self.con.execute(path.read_text(encoding="utf-8"))
+                self.con.execute("insert into schema_migrations (version) values (?)", [path.stem])
+            done.append(path.stem)
+        return done
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a failure (or a killed process) leaves the database as it was."""
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> None:
+        self.con.execute(sql, params or [])
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        return self.con.execute(sql, params or []).pl()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def insert(self, table: str, frame: pl.DataFrame) -> int:
+        """Append a frame to a table, matching columns by name."""
+        if frame.is_empty():
+            return 0
+        name = f"incoming_{table}"
+        self.con.register(name, frame.to_arrow())
+        try:
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            self.con.execute(f"insert into {table} ({columns}) select {columns} from {name}")
+        finally:
+            self.con.unregister(name)
+        return frame.height
+
+    def build_models(self, folder: Path = MARTS_DIR) -> list[str]:
+        """Materialise every model in `folder` as a table, in dependency order."""
+        models = {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
+        order = model_order(models)
+        for name in order:
+            self.con.execute(f"create or replace table {name} as\n{models[name]}")
+        return order
