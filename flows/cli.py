@@ -15,6 +15,8 @@ COMMANDS_DIR = Path(__file__).parent / "commands"
 def prefect_defaults(home: Path) -> None:
     """Quiet, offline Prefect with its database in the state folder (reused between runs)."""
     os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
+    # Prefect creates its home but not the folders above it.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -63,29 +65,52 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
+    """Open quarantine entries (file, row, rule, reason, first seen) and files nobody is configured for."""
+    import duckdb
+
     from flows.config import load_settings
     from warehouse.run import Warehouse
+
+    def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+        cursor = con.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     settings = load_settings()
     if not settings.warehouse_path.exists():
         print("no warehouse yet: run `incidents nightly` first", file=sys.stderr)
         return 1
-    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
-        where = "" if args.all else "where resolved_at is null"
-        rows = warehouse.query(
-            "select source_id, file_key, source_row, rule, reason, first_seen, resolved_at "
-            f"from quarantine {where} order by first_seen, file_key, source_row nulls first"
-        )
-        issues = warehouse.query("select file_key, issue, first_seen, last_seen from landing_issues order by file_key")
-    if rows.is_empty() and issues.is_empty():
+    where = "" if args.all else "where resolved_at is null"
+    try:
+        with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+            rows = _records(
+                warehouse.con,
+                "select source_id, file_key, source_row, rule, reason, first_seen, resolved_at "
+                f"from quarantine {where} order by first_seen, file_key, source_row nulls first, rule",
+            )
+            issues = _records(
+                warehouse.con,
+                "select file_key, folder, issue, first_seen, last_seen from landing_issues order by file_key",
+            )
+    except duckdb.Error as error:
+        print(f"incidents quarantine: cannot read {settings.warehouse_path} ({type(error).__name__}); "
+              "is a nightly run still writing it?", file=sys.stderr)
+        return 1
+    if not rows and not issues:
         print("no open quarantine entries")
         return 0
-    for row in rows.iter_rows(named=True):
+    if rows:
+        state = "" if args.all else "open "
+        print(f"{len(rows)} {state}quarantine entr{'y' if len(rows) == 1 else 'ies'} (first seen, file, row, rule: reason)")
+    for row in rows:
         where_in_file = "whole file" if row["source_row"] is None else f"row {row['source_row']}"
-        state = "" if row["resolved_at"] is None else f" [resolved {row['resolved_at']:%Y-%m-%d}]"
-        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  {where_in_file}  {row['rule']}: {row['reason']}{state}")
-    for row in issues.iter_rows(named=True):
-        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  {row['issue']} (last seen {row['last_seen']:%Y-%m-%d})")
+        resolved = "" if row["resolved_at"] is None else f" [resolved {row['resolved_at']:%Y-%m-%d}]"
+        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  {where_in_file}  {row['rule']}: {row['reason']}{resolved}")
+    if issues:
+        print(f"{len(issues)} file(s) not ingested (first seen, file: issue)")
+    for row in issues:
+        print(f"{row['first_seen']:%Y-%m-%d %H:%M}  {row['file_key']}  folder {row['folder']}: {row['issue']} "
+              f"(last seen {row['last_seen']:%Y-%m-%d})")
     return 0
 
 

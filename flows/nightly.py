@@ -21,10 +21,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from expectations.validation import validate_extract
+from expectations.docs import write_data_docs
+from expectations.suites import SuiteError
+from expectations.validation import validate_extract, validate_staged
 from flows.config import Settings, load_settings
 from flows.landing import LandedFile, Landing, landing_for
+from flows.linking import link_records
 from flows.locking import run_lock
+from flows.publishing import build_marts, publish_incidents
 from flows.readers import ExtractReadError, read_extract
 from flows.secrets import ReidentificationStore, load_or_create_key
 from transforms.mapping import SourceMapping
@@ -46,6 +50,8 @@ class PreparedFile:
     pseudonyms: pl.DataFrame | None = None
     # quarantine rows: source_row (null = whole file), record_key, rule, reason
     quarantined: list[dict] = field(default_factory=list)
+    # value-free GX validation results of this file (for the run's Data Docs)
+    validation_results: list[dict] = field(default_factory=list)
 
     @property
     def file_quarantined(self) -> bool:
@@ -76,37 +82,71 @@ def prepared_file(
     reference: ReferenceData,
     key: bytes,
 ) -> PreparedFile:
-    """Read, validate and standardise one file's bytes (pure apart from the bytes given)."""
+    """Read, validate and standardise one file's bytes (pure apart from the bytes given).
+
+    Nothing in a file makes this raise: a file that cannot be read or fails a
+    file-level expectation is quarantined whole, a row failing a row-level
+    expectation (raw or staged suite) alone. Quarantine reasons name the rule
+    and the column, never a value. Only a configuration error (an invalid suite
+    file, `SuiteError`) propagates.
+    """
     prepared = PreparedFile(source_id, file, sha256(data))
+
+    def quarantine(row: int | None, record_key: str | None, rule: str, reason: str) -> None:
+        prepared.quarantined.append({"source_row": row, "record_key": record_key, "rule": rule, "reason": reason})
+
     try:
-        raw = read_extract(data, mapping)
-    except ExtractReadError as error:
-        prepared.quarantined.append(
-            {"source_row": None, "record_key": None, "rule": error.rule, "reason": error.reason}
+        try:
+            raw = read_extract(data, mapping)
+        except ExtractReadError as error:
+            quarantine(None, None, error.rule, error.reason)
+            return prepared
+        prepared.rows_read = raw.frame.height + len(raw.bad_rows)
+        for row, rule, reason in raw.bad_rows:
+            quarantine(row, None, rule, reason)
+        outcome = validate_extract(raw.frame, mapping, reference)
+        prepared.validation_results += [{**r, "label": file.key} for r in outcome.results]
+        for rule, reason in outcome.file_failures:
+            quarantine(None, None, rule, reason)
+        if prepared.file_quarantined:
+            return prepared
+        namespace = "cst:" if mapping.kind == "cst" else f"{mapping.id}:"
+        bad = outcome.row_failures.join(
+            raw.frame.select("_row", pl.col(mapping.columns["ref"]).alias("__ref")), on="_row", how="left"
         )
-        return prepared
-    prepared.rows_read = raw.frame.height + len(raw.bad_rows)
-    for row, rule, reason in raw.bad_rows:
-        prepared.quarantined.append({"source_row": row, "record_key": None, "rule": rule, "reason": reason})
-    outcome = validate_extract(raw.frame, mapping, reference)
-    for rule, reason in outcome.file_failures:
-        prepared.quarantined.append({"source_row": None, "record_key": None, "rule": rule, "reason": reason})
-    if prepared.file_quarantined:
-        return prepared
-    ref_column = mapping.columns["ref"]
-    namespace = "cst:" if mapping.kind == "cst" else f"{mapping.id}:"
-    bad = outcome.row_failures.join(
-        raw.frame.select("_row", pl.col(ref_column).alias("__ref")), on="_row", how="left"
-    )
-    bad = bad.with_columns(keyed_hashes(bad["__ref"], key, namespace).alias("record_key"))
-    for row in bad.iter_rows(named=True):
-        prepared.quarantined.append(
-            {"source_row": row["_row"], "record_key": row["record_key"], "rule": row["rule"], "reason": row["reason"]}
+        bad = bad.with_columns(keyed_hashes(bad["__ref"], key, namespace).alias("record_key"))
+        for row in bad.iter_rows(named=True):
+            quarantine(row["_row"], row["record_key"], row["rule"], row["reason"])
+        good = raw.frame.join(outcome.row_failures.select("_row").unique(), on="_row", how="anti")
+        stage = staged_cst_reports if mapping.kind == "cst" else staged_police_crimes
+        staged = stage(good, mapping, reference, key)
+        checked = validate_staged(staged, mapping)
+        prepared.validation_results += [{**r, "label": file.key} for r in checked.results]
+        for rule, reason in checked.file_failures:
+            quarantine(None, None, rule, reason)
+        if prepared.file_quarantined:
+            return prepared
+        key_column = "report_key" if mapping.kind == "cst" else "crime_key"
+        failing = checked.row_failures.join(
+            staged.select(pl.col("source_row").alias("_row"), pl.col(key_column).alias("record_key")),
+            on="_row", how="left",
         )
-    good = raw.frame.join(outcome.row_failures.select("_row").unique(), on="_row", how="anti")
-    stage = staged_cst_reports if mapping.kind == "cst" else staged_police_crimes
-    prepared.staged = stage(good, mapping, reference, key)
-    prepared.pseudonyms = reference_pseudonyms(good, mapping, key)
+        for row in failing.iter_rows(named=True):
+            quarantine(row["_row"], row["record_key"], row["rule"], row["reason"])
+        failed_rows = failing["_row"].unique().to_list()
+        prepared.staged = staged.filter(~pl.col("source_row").is_in(failed_rows))
+        prepared.pseudonyms = reference_pseudonyms(
+            good.filter(~pl.col("_row").is_in(failed_rows)), mapping, key
+        )
+    except SuiteError:
+        raise
+    except Exception as error:  # an input no rule foresaw, or a bug: quarantine it, keep the run going
+        prepared.staged = prepared.pseudonyms = None
+        prepared.quarantined = []
+        quarantine(
+            None, None, "processing_error",
+            f"the file could not be processed ({type(error).__name__}); it stays in the landing area",
+        )
     return prepared
 
 
@@ -195,8 +235,14 @@ def load_prepared(
 
 
 # A quarantined row is resolved once a later file loads a version of the same
-# record; a quarantined file once the same source loads a later file of the same name.
-_RESOLVE_QUARANTINE = """
+# record. A quarantined file, or a row without a usable reference, once the same
+# source loads a later file of the same name: the resent file, or its name with a
+# resend marker before the extension (`_v2`, `-resend`, `_fixed`, `_corrected`, ` (1)`).
+_RESEND_NAME = (
+    "regexp_replace(lower({}), "
+    "'(?:[ _.-]?(?:v[0-9]+|resend|resent|fixed|corrected|correction|amended|[(][0-9]+[)]))+([.][^./]+)$', '\\1')"
+)
+_RESOLVE_QUARANTINE = f"""
 update quarantine q set resolved_at = ?, resolved_by_run = ?
 where q.resolved_at is null and (
     (q.record_key is not null and exists (
@@ -209,9 +255,10 @@ where q.resolved_at is null and (
         join stg_police_crime_versions p on p.file_hash = m.file_hash
         where p.crime_key = q.record_key
           and m.ingest_seq > (select ingest_seq from manifest where file_hash = q.file_hash)))
-    or (q.source_row is null and exists (
+    or ((q.source_row is null or q.record_key is null) and exists (
         select 1 from manifest m
-        where m.source_id = q.source_id and m.file_key = q.file_key and m.status = 'loaded'
+        where m.source_id = q.source_id and m.status = 'loaded'
+          and {_RESEND_NAME.format("m.file_key")} = {_RESEND_NAME.format("q.file_key")}
           and m.ingest_seq > (select ingest_seq from manifest where file_hash = q.file_hash)))
 )
 """
@@ -286,14 +333,24 @@ def nightly(config_path: str | None = None) -> RunSummary:
                     [run_id, datetime.now(), code_version()],
                 )
                 summary = load_prepared(warehouse, run_id, prepared, known)
+                link_records(warehouse, settings, run_id)
                 summary.unconfigured_files = [f.key for f in unconfigured]
                 record_landing_issues(warehouse, unconfigured)
+                build_marts(warehouse, settings)
                 warehouse.execute(
                     "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "
                     "rows_loaded = ?, rows_quarantined = ? where run_id = ?",
                     [datetime.now(), summary.files_ingested, sum(summary.rows_loaded.values()),
                      summary.rows_quarantined, run_id],
                 )
+            publish_incidents(warehouse, settings, run_id)
+        try:  # Data Docs are a report: failing to write them must not fail the run
+            write_data_docs(
+                settings.home / "reports" / "validation", run_id,
+                [entry for item in prepared for entry in item.validation_results],
+            )
+        except Exception as error:
+            logger.warning("validation Data Docs not written (%s)", type(error).__name__)
     for key_name in summary.unconfigured_files:
         logger.warning("file in a folder no source is configured for: %s", key_name)
     create_markdown_artifact(markdown=summary_markdown(summary), key="nightly-summary")

@@ -86,6 +86,7 @@ class ReidentificationStore:
             return pl.DataFrame(schema={"pseudonym": pl.String, "source": pl.String, "ref": pl.String})
         con = self._connect()
         try:
-            return con.execute("select pseudonym, source, ref from reference_pseudonyms").pl()
+            table = con.execute("select pseudonym, source, ref from reference_pseudonyms").to_arrow_table()
+            return pl.from_arrow(table)  # type: ignore[return-value]
         finally:
             con.close()

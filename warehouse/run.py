@@ -87,7 +87,8 @@ class Warehouse:
         self.con.execute(sql, params or [])
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        return self.con.execute(sql, params or []).pl()
+        # DuckDB 2 connections have no .pl(); Arrow is the zero-copy way to Polars.
+        return pl.from_arrow(self.con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()

@@ -1,0 +1,128 @@
+"""Demo data for the linkage benchmark and tests: generate, stage, and read the truth.
+
+Staging runs the same code as the nightly flow (`flows.nightly.prepared_file`:
+read, validate, standardise, redact) on every landed file in landing order,
+then keeps each record's latest version exactly as the staging views do. No
+warehouse and no Prefect: the benchmark measures the linkage, not ingestion.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from flows.config import load_settings
+from flows.landing import LocalLanding
+from flows.nightly import prepared_file
+
+KEY = bytes.fromhex("6b" * 32)
+
+
+@dataclass
+class StagedDemo:
+    """Latest versions of every record, all versions, and pseudonym -> ref."""
+
+    cst: pl.DataFrame
+    police: pl.DataFrame
+    cst_versions: pl.DataFrame
+    police_versions: pl.DataFrame
+    pseudonyms: pl.DataFrame
+
+
+def staged_versions(
+    landing: Path, key: bytes = KEY, keep: Callable[[str], bool] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Every staged row version of every landed file (in landing order), with file_hash/ingest_seq."""
+    settings = load_settings()
+    mappings = settings.mappings
+    reference = settings.reference_data
+    files = LocalLanding(landing).list_files()
+    cst_parts, police_parts, pseudonyms = [], [], []
+    seq = 0
+    seen: set[str] = set()
+    for file in files:
+        mapping = mappings.get(file.folder)
+        if mapping is None or (keep is not None and not keep(file.key)):
+            continue
+        data = (landing / file.key).read_bytes()
+        prepared = prepared_file(mapping.id, file, data, mapping, reference, key)
+        if prepared.file_hash in seen or prepared.staged is None:
+            continue
+        seen.add(prepared.file_hash)
+        seq += 1
+        staged = prepared.staged.with_columns(
+            pl.lit(prepared.file_hash).alias("file_hash"), pl.lit(seq, dtype=pl.Int64).alias("ingest_seq")
+        )
+        (cst_parts if mapping.kind == "cst" else police_parts).append(staged)
+        if prepared.pseudonyms is not None:
+            pseudonyms.append(prepared.pseudonyms)
+    cst = pl.concat(cst_parts, how="vertical_relaxed")
+    police = pl.concat(police_parts, how="vertical_relaxed")
+    refs = pl.concat(pseudonyms).unique("pseudonym", keep="last")
+    return cst, police, refs
+
+
+def latest_cst(versions: pl.DataFrame) -> pl.DataFrame:
+    """The `stg_cst_reports` view in Polars: latest last_updated, then ingest_seq, then row."""
+    return versions.sort(
+        ["report_key", "last_updated", "ingest_seq", "source_row"], nulls_last=False
+    ).unique("report_key", keep="last", maintain_order=True)
+
+
+def latest_police(versions: pl.DataFrame) -> pl.DataFrame:
+    """The `stg_police_crimes` view in Polars: latest ingest_seq, then row."""
+    return versions.sort(["crime_key", "ingest_seq", "source_row"]).unique("crime_key", keep="last", maintain_order=True)
+
+
+def staged_demo(landing: Path, key: bytes = KEY) -> StagedDemo:
+    cst_v, police_v, refs = staged_versions(landing, key)
+    return StagedDemo(latest_cst(cst_v), latest_police(police_v), cst_v, police_v, refs)
+
+
+def truth_pairs(truth: Path, pseudonyms: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
+    """True (report_key, crime_key) pairs: a CST report and a live police crime of one incident.
+
+    Cancelled crimes drop out of every count, so their pairs are not expected.
+    """
+    incidents = pl.read_csv(truth / "incidents.csv", infer_schema=False)
+    refs = pseudonyms.rename({"pseudonym": "key"})
+    cst = incidents.filter(pl.col("source") == "cst").join(
+        refs.filter(pl.col("source") == "cst"), on="ref"
+    ).select("incident_id", pl.col("key").alias("report_key"))
+    crimes = incidents.filter(pl.col("source") == "police").join(
+        refs.filter(pl.col("source") != "cst").rename({"source": "force"}),
+        left_on=["force_id", "ref"], right_on=["force", "ref"],
+    ).select("incident_id", pl.col("key").alias("crime_key"))
+    live = police.filter(pl.col("status") != "cancelled").select("crime_key")
+    return cst.join(crimes, on="incident_id").join(live, on="crime_key", how="semi").select("report_key", "crime_key")
+
+
+def pairwise_quality(predicted: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+    """Precision, recall and F1 of predicted (report_key, crime_key) pairs against the truth."""
+    predicted = predicted.select("report_key", "crime_key").unique()
+    hits = predicted.join(truth, on=["report_key", "crime_key"], how="semi").height
+    precision = hits / predicted.height if predicted.height else 1.0
+    recall = hits / truth.height if truth.height else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": truth.height,
+            "predicted_pairs": predicted.height, "correct": hits}
+
+
+def generated(out: Path, incidents: int | None = None, seed: int = 7, density: float = 1.0) -> Path:
+    """Generate demo data into out/landing and out/truth (once: reused when present)."""
+    from demo.generator import generate_landing
+
+    landing, truth = out / "landing", out / "truth"
+    if not (truth / "incidents.csv").exists():
+        kwargs = {"seed": seed, "density": density}
+        if incidents is not None:
+            kwargs["incidents"] = incidents
+        generate_landing(landing, truth, **kwargs)
+    return out
+
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

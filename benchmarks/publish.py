@@ -1,0 +1,145 @@
+"""Benchmark: publish on the default demo data; incidents per force x route against the truth.
+
+Generates demo data, runs `incidents nightly`, then times a re-publish of the
+warehouse (published database + open data, local only) and prints:
+  - publish wall time and the published database's size;
+  - incidents per force x reporting route: ours (published database) vs the
+    generator's truth (`incidents_meta.csv`, route `none` = cancelled only, left out).
+
+`--oracle-linkage` replaces the linkage's decisions by the truth (pairs and
+police groups keyed from the truth's references with the run's key) before the
+marts are built: it measures this step alone (incident assembly, force,
+dates, participation, routes) apart from linkage errors. It is a benchmark
+device only; the nightly run never does this.
+
+    .venv/bin/python benchmarks/publish.py [--incidents N] [--seed S] [--oracle-linkage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flows.config import Settings  # noqa: E402
+from flows.publishing import build_marts_now, frame, linkage_ready, publish_locally  # noqa: E402
+from flows.secrets import load_or_create_key  # noqa: E402
+from transforms.pseudonyms import keyed_hashes  # noqa: E402
+from warehouse.run import Warehouse  # noqa: E402
+
+# only where warehouse/schema/004_linkage.sql has not created the tables
+ORACLE_DDL = [
+    "create table if not exists link_pairs (report_key varchar, crime_key varchar, force_id varchar, "
+    "match_probability double, match_weight double, status varchar, decided_by varchar, "
+    "model_run_id varchar, updated_at timestamp)",
+    "create table if not exists police_incident_groups "
+    "(crime_key varchar, police_incident_id varchar, updated_at timestamp)",
+    "delete from link_pairs",
+    "delete from police_incident_groups",
+]
+
+
+def oracle_linkage(warehouse: Warehouse, truth: Path, key: bytes) -> tuple[int, int]:
+    """Write link_pairs / police_incident_groups as the truth has them (benchmark only)."""
+    refs = pl.read_csv(truth / "incidents.csv", infer_schema=False)
+    cst = refs.filter(pl.col("source") == "cst")
+    cst = cst.with_columns(keyed_hashes(cst["ref"], key, "cst:").alias("report_key"))
+    police = pl.concat([
+        part.with_columns(keyed_hashes(part["ref"], key, f"{part['force_id'][0]}:").alias("crime_key"))
+        for part in refs.filter(pl.col("source") == "police").partition_by("force_id")
+    ])
+    pairs = cst.join(police, on="incident_id").select(
+        "report_key", "crime_key", pl.col("force_id_right").alias("force_id"),
+        pl.lit(1.0).alias("match_probability"), pl.lit(99.0).alias("match_weight"),
+        pl.lit("matched").alias("status"), pl.lit("review").alias("decided_by"),
+        pl.lit("oracle").alias("model_run_id"), pl.lit(datetime.now()).alias("updated_at"),
+    ).unique(["report_key", "crime_key"])
+    groups = police.select(
+        "crime_key", pl.col("incident_id").alias("police_incident_id"), pl.lit(datetime.now()).alias("updated_at")
+    ).unique("crime_key")
+    for ddl in ORACLE_DDL:
+        warehouse.execute(ddl)
+    warehouse.insert("link_pairs", pairs)
+    warehouse.insert("police_incident_groups", groups)
+    return pairs.height, groups.height
+
+
+def truth_counts(truth: Path) -> pl.DataFrame:
+    meta = pl.read_csv(truth / "incidents_meta.csv", infer_schema=False)
+    return (
+        meta.filter(pl.col("route") != "none")
+        .group_by(pl.col("force_area_id").alias("police_force"), pl.col("route").alias("reporting_route"))
+        .agg(pl.len().alias("truth"))
+    )
+
+
+def published_counts(path: Path) -> pl.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return frame(con, "select police_force, reporting_route, count(*) as ours from incidents group by all")
+
+
+def comparison(ours: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Per force x route: ours, truth and the difference in % of the truth."""
+    return (
+        truth.join(ours, on=["police_force", "reporting_route"], how="full", coalesce=True)
+        .with_columns(pl.col("truth", "ours").fill_null(0).cast(pl.Int64))
+        .with_columns(((pl.col("ours") - pl.col("truth")) / pl.col("truth") * 100).round(2).alias("diff_pct"))
+        .sort("truth", "police_force", "reporting_route", descending=[True, False, False])
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--incidents", type=int)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--oracle-linkage", action="store_true", help="use the truth as the linkage (see above)")
+    parser.add_argument("--keep", help="work in this folder and keep it")
+    args = parser.parse_args()
+    from demo.generator import generate_landing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep or tmp)
+        landing, truth, home = root / "landing", root / "truth", root / "home"
+        kwargs = {"seed": args.seed} | ({"incidents": args.incidents} if args.incidents else {})
+        generate_landing(landing, truth, **kwargs)
+        env = {**os.environ, "INCIDENTS_LANDING": str(landing), "INCIDENTS_HOME": str(home),
+               "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(root / "prefect"))}
+        started = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).parent / "incidents"), "nightly"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"nightly: {time.perf_counter() - started:.1f} s")
+        settings = Settings(home=home)
+        with Warehouse(settings.warehouse_path) as warehouse:
+            if args.oracle_linkage:
+                pairs, crimes = oracle_linkage(warehouse, truth, load_or_create_key(settings.secrets_dir))
+                print(f"ORACLE linkage from the truth: {pairs} matched pairs, {crimes} grouped crimes")
+            elif not linkage_ready(warehouse):
+                sys.exit("the linkage tables do not exist: nothing to measure (try --oracle-linkage)")
+            with warehouse.transaction():
+                started = time.perf_counter()
+                build_marts_now(warehouse, settings)
+                marts_seconds = time.perf_counter() - started
+            run_id = warehouse.scalar("select run_id from runs order by started_at desc limit 1")
+            result = publish_locally(warehouse, settings, run_id)
+        print(f"marts: {marts_seconds:.2f} s; publish (database + open data): {result.seconds:.2f} s; "
+              f"published database {result.size_bytes / 1e6:.2f} MB; rows {result.tables}")
+        table = comparison(published_counts(result.path), truth_counts(truth))
+        with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True):
+            print(table)
+        total_ours, total_truth = table["ours"].sum(), table["truth"].sum()
+        print(f"all incidents: ours {total_ours}, truth {total_truth} "
+              f"({(total_ours - total_truth) / total_truth * 100:+.2f}%)")
+
+
+if __name__ == "__main__":
+    main()

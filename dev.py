@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Set up and run Incident Exchange with nothing but Python 3.
+
+    python3 dev.py demo   # virtual environment + install, then a nightly run on synthetic data
+    python3 dev.py test   # the whole test suite (what CI runs)
+
+Both create `.venv/` on first use and reinstall only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".installed-pyproject-sha256"
+
+
+def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in command), flush=True)
+    subprocess.run([str(c) for c in command], check=True, cwd=ROOT, env=env)
+
+
+def ensure_environment() -> None:
+    """Create .venv and install the project with its test extras (skipped when up to date)."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        except (subprocess.CalledProcessError, OSError):
+            # Debian's python3 without python3-venv has no ensurepip: use virtualenv instead.
+            shutil.rmtree(VENV, ignore_errors=True)
+            run(sys.executable, "-m", "pip", "install", "--user", "--quiet", "virtualenv")
+            run(sys.executable, "-m", "virtualenv", VENV)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
+    try:
+        run(PYTHON, "-m", "uv", "pip", "install", "--python", PYTHON, "--quiet", "-e", ".[test]")
+    except subprocess.CalledProcessError:
+        run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
+    STAMP.write_text(wanted)
+
+
+def demo() -> None:
+    """Generate the built-in synthetic landing area and run the nightly job on it."""
+    ensure_environment()
+    data = ROOT / "data"
+    landing = data / "landing"
+    env = {**os.environ, "INCIDENTS_HOME": str(data), "INCIDENTS_LANDING": str(landing)}
+    if not landing.exists():
+        run(BIN / "incidents", "demo-data", "--out", landing, env=env)
+    run(BIN / "incidents", "nightly", env=env)
+    print(
+        "\nDone. The warehouse is data/warehouse.duckdb; the analysts' database is\n"
+        "data/published/incidents.duckdb. Open it read-only, for example:\n"
+        "  .venv/bin/python -c \"import duckdb; print(duckdb.connect('data/published/incidents.duckdb', "
+        "read_only=True).sql('from incident_counts limit 10'))\"\n"
+        "Other commands: .venv/bin/incidents --help"
+    )
+
+
+def test() -> None:
+    """Run the whole test suite (ruff first: style failures fail CI too)."""
+    ensure_environment()
+    run(PYTHON, "-m", "ruff", "check", ".")
+    run(PYTHON, "-m", "pytest", "-q", "-ra", "--durations=15", *sys.argv[2:])
+
+
+if __name__ == "__main__":
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]]()

@@ -1,0 +1,308 @@
+"""Blocking: the candidate CST-police pairs worth comparing.
+
+Computed in Polars, not with `recordlinkage.Index`: its block/sortedneighbourhood
+indexers are pandas merges on exact keys, with no date windows, no per-side
+conditions and no pruning, and at a million records they build tens of
+millions of pairs in pandas memory. Here each rule of the settings file is an
+equi-join plus a date condition:
+
+- `place_date`: same key (postcode unit, street, sector, district) and
+  the CST date within the police from-to range widened by `window` days.
+  `bucketed` rules (coarse keys) join on key + day, the police side exploded
+  over its range, so a busy district never builds its full cross product.
+  `coarse_only` rules apply only to pairs whose sides share no finer kind of
+  place (not both a sector, not both a street): finer rules cover the rest.
+- `late_report`: CST's date is sometimes the date it was told; when CST's
+  incident date equals its reported date, a police record up to `window[1]`
+  days earlier at the same fine place is a candidate.
+- `no_place`: either side has no postcode district (online incidents): same force
+  (any force for a report whose force is unknown) and date window, pruned to the `narrative_top_k` most similar narratives
+  per record (sparse products per force-day, never the full force cross product).
+- `crime_ref`: shares a keyed crime-number token held by at most
+  `max_token_frequency` crimes.
+
+Dates: the CST date is `incident_date`; the police range is
+[occurred_from, occurred_to] as dates, capped at `max_range_days`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+PAIR_SCHEMA = {"report_key": pl.String, "crime_key": pl.String, "rule": pl.String}
+
+FINE_KEYS = ("postcode_sector", "street")
+
+
+def cst_blocking_frame(cst: pl.DataFrame) -> pl.DataFrame:
+    """CST reports with the columns blocking uses (`d` = incident date)."""
+    return cst.select(
+        "report_key",
+        pl.col("incident_date").alias("d"),
+        (pl.col("incident_date") == pl.col("reported_date")).fill_null(False).alias("date_is_reported"),
+        "postcode_unit_key",
+        "postcode_sector",
+        "postcode_district",
+        pl.col("street").str.to_lowercase().alias("street"),
+        pl.col("force_id").replace("unknown", None).alias("force_id"),
+    ).with_columns(
+        pl.col("postcode_sector").is_not_null().alias("has_sector"),
+        pl.col("street").is_not_null().alias("has_street"),
+        pl.col("postcode_district").is_null().alias("no_place"),
+    )
+
+
+def police_blocking_frame(police: pl.DataFrame, max_range_days: int) -> pl.DataFrame:
+    """Live police crimes with the columns blocking uses (`f`..`t` = occurred range as dates)."""
+    frame = police
+    if "status" in frame.columns:
+        frame = frame.filter(pl.col("status") != "cancelled")
+    from_date = pl.col("occurred_from").dt.date()
+    to_date = pl.coalesce(pl.col("occurred_to"), pl.col("occurred_from")).dt.date()
+    return frame.select(
+        "crime_key",
+        from_date.alias("f"),
+        pl.min_horizontal(to_date, from_date + pl.duration(days=max_range_days)).alias("t"),
+        "postcode_unit_key",
+        "postcode_sector",
+        "postcode_district",
+        pl.col("street").str.to_lowercase().alias("street"),
+        "force_id",
+    ).filter(pl.col("f").is_not_null()).with_columns(
+        pl.col("postcode_sector").is_not_null().alias("has_sector"),
+        pl.col("street").is_not_null().alias("has_street"),
+        pl.col("postcode_district").is_null().alias("no_place"),
+    )
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=PAIR_SCHEMA)
+
+
+def _exploded_days(police: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
+    """One row per police crime and day its widened range covers."""
+    return police.with_columns(
+        pl.date_ranges(pl.col("f") + pl.duration(days=lo), pl.col("t") + pl.duration(days=hi)).alias("d")
+    ).explode("d")
+
+
+def _in_window(lo: int, hi: int) -> pl.Expr:
+    return (pl.col("d") >= pl.col("f") + pl.duration(days=lo)) & (pl.col("d") <= pl.col("t") + pl.duration(days=hi))
+
+
+def _keyed_pairs(
+    cst: pl.DataFrame, police: pl.DataFrame, keys: Sequence[str], window: Sequence[int], bucketed: bool
+) -> pl.DataFrame:
+    lo, hi = int(window[0]), int(window[1])
+    left = cst.drop_nulls([*keys, "d"])
+    right = police.drop_nulls(list(keys))
+    if left.is_empty() or right.is_empty():
+        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+    if bucketed:
+        days = _exploded_days(right.select("crime_key", *keys, "f", "t"), lo, hi)
+        joined = left.select("report_key", *keys, "d").join(days.select("crime_key", *keys, "d"), on=[*keys, "d"])
+    else:
+        joined = left.select("report_key", *keys, "d").join(
+            right.select("crime_key", *keys, "f", "t"), on=list(keys)
+        ).filter(_in_window(lo, hi))
+    return joined.select("report_key", "crime_key").unique()
+
+
+def _place_date_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
+    keys = list(rule["keys"])
+    window = rule.get("window", [-3, 3])
+    bucketed = bool(rule.get("bucketed", False))
+    if rule.get("coarse_only"):
+        # only where the two sides share no finer kind of place (both a sector, or both a street)
+        parts = []
+        for c_sector in (False, True):
+            for c_street in (False, True):
+                left = cst.filter((pl.col("has_sector") == c_sector) & (pl.col("has_street") == c_street))
+                right = police.filter(
+                    ~(pl.col("has_sector") & pl.lit(c_sector)) & ~(pl.col("has_street") & pl.lit(c_street))
+                )
+                if left.height and right.height:
+                    parts.append(_keyed_pairs(left, right, keys, window, bucketed))
+        if not parts:
+            return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+        return pl.concat(parts).unique()
+    return _keyed_pairs(cst, police, keys, window, bucketed)
+
+
+def _late_report_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
+    late = cst.filter(pl.col("date_is_reported"))
+    window = rule.get("window", [0, 60])
+    return pl.concat(
+        [_keyed_pairs(late, police, list(keys), window, bucketed=False) for keys in rule["keys"]]
+    ).unique()
+
+
+def _crime_ref_pairs(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    cst_tokens: pl.DataFrame,
+    police_tokens: pl.DataFrame,
+    token_frequency: pl.DataFrame,
+    rule: Mapping,
+) -> pl.DataFrame:
+    """Pairs sharing a token held by at most `max_token_frequency` crimes, dates within `window`."""
+    if cst_tokens.is_empty() or police_tokens.is_empty():
+        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+    limit = int(rule.get("max_token_frequency", 10))
+    lo, hi = (int(x) for x in rule.get("window", [-180, 180]))
+    usable = token_frequency.filter(pl.col("frequency") <= limit).select("token")
+    return (
+        cst_tokens.join(usable, on="token", how="semi")
+        .join(police_tokens, on="token")
+        .select("report_key", "crime_key")
+        .unique()
+        .join(cst.select("report_key", "d"), on="report_key")
+        .join(police.select("crime_key", "f", "t"), on="crime_key")
+        .filter(_in_window(lo, hi))
+        .select("report_key", "crime_key")
+    )
+
+
+def _top_k(
+    groups: pl.DataFrame,
+    row_matrix: sparse.csr_matrix,
+    col_matrix: sparse.csr_matrix,
+    k: int,
+    min_cosine: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each group (rows, cols), every row's k most similar cols by narrative cosine."""
+    out_rows: list[np.ndarray] = []
+    out_cols: list[np.ndarray] = []
+    col_matrix_t = col_matrix.T.tocsc()
+    for rows, cols in zip(groups["rows"].to_list(), groups["cols"].to_list(), strict=True):
+        rows_a = np.asarray(rows, dtype=np.int64)
+        cols_a = np.asarray(cols, dtype=np.int64)
+        block = (row_matrix[rows_a] @ col_matrix_t[:, cols_a]).toarray()
+        if block.size == 0:
+            continue
+        kk = min(k, block.shape[1])
+        best = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
+        scores = np.take_along_axis(block, best, axis=1)
+        keep = scores >= min_cosine
+        r_idx = np.repeat(rows_a, kk).reshape(-1, kk)[keep]
+        c_idx = cols_a[best][keep]
+        out_rows.append(r_idx)
+        out_cols.append(c_idx)
+    if not out_rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(out_rows), np.concatenate(out_cols)
+
+
+def _no_place_pairs(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    rule: Mapping,
+    cst_vectors: sparse.csr_matrix | None,
+    police_vectors: sparse.csr_matrix | None,
+) -> pl.DataFrame:
+    """Same force and date window where either side has no place, pruned by narrative similarity.
+
+    `cst_vectors`/`police_vectors` are L2-normalised narrative rows aligned with
+    `cst`/`police` row order; without them every pair in the window is kept.
+    """
+    keys = list(rule.get("keys", ["force_id"]))
+    window = rule.get("window", [-3, 3])
+    lo, hi = int(window[0]), int(window[1])
+    k = int(rule.get("narrative_top_k", 0))
+    cst = cst.with_row_index("row")
+    police = police.with_row_index("col")
+    days = _exploded_days(police.drop_nulls(keys).select("col", *keys, "f", "t", "no_place"), lo, hi)
+    parts = []
+    # a report whose force is unknown competes with every force's crimes that day
+    any_force = [pl.lit("*").alias(k) for k in keys]
+    cst = cst.with_columns(pl.col(k).fill_null("*") for k in keys)
+    days = pl.concat([days, days.with_columns(any_force)]) if rule.get(
+        "any_force_when_unknown", True
+    ) else days
+    for cst_side, police_side in (
+        (cst.filter(pl.col("no_place")), days),
+        (cst.filter(~pl.col("no_place")), days.filter(pl.col("no_place") & (pl.col(keys[0]) != "*"))),
+    ):
+        left = cst_side.drop_nulls([*keys, "d"]).select("row", *keys, "d")
+        if left.is_empty() or police_side.is_empty():
+            continue
+        if k <= 0 or cst_vectors is None or police_vectors is None:
+            pairs = left.join(police_side.select("col", *keys, "d"), on=[*keys, "d"]).select("row", "col")
+        else:
+            groups = (
+                left.group_by([*keys, "d"]).agg(pl.col("row").alias("rows"))
+                .join(police_side.group_by([*keys, "d"]).agg(pl.col("col").alias("cols")), on=[*keys, "d"])
+            )
+            # both directions: each CST's k nearest crimes, and each crime's k nearest reports
+            r1, c1 = _top_k(groups, cst_vectors, police_vectors, k, float(rule.get("min_cosine", 0.0)))
+            flipped = groups.rename({"rows": "cols", "cols": "rows"})
+            c2, r2 = _top_k(flipped, police_vectors, cst_vectors, k, float(rule.get("min_cosine", 0.0)))
+            pairs = pl.DataFrame(
+                {"row": np.concatenate([r1, r2]), "col": np.concatenate([c1, c2])},
+                schema={"row": pl.UInt32, "col": pl.UInt32},
+            )
+        parts.append(pairs)
+    if not parts:
+        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+    rows = pl.concat([p.select(pl.col("row").cast(pl.UInt32), pl.col("col").cast(pl.UInt32)) for p in parts]).unique()
+    return (
+        rows.join(cst.select(pl.col("row").cast(pl.UInt32), "report_key"), on="row")
+        .join(police.select(pl.col("col").cast(pl.UInt32), "crime_key"), on="col")
+        .select("report_key", "crime_key")
+    )
+
+
+def candidate_pairs(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    rules: Sequence[Mapping],
+    cst_tokens: pl.DataFrame | None = None,
+    police_tokens: pl.DataFrame | None = None,
+    token_frequency: pl.DataFrame | None = None,
+    cst_vectors: sparse.csr_matrix | None = None,
+    police_vectors: sparse.csr_matrix | None = None,
+) -> pl.DataFrame:
+    """Union of every rule's pairs: report_key, crime_key, rule (the first rule that found it).
+
+    `cst`/`police` are `cst_blocking_frame`/`police_blocking_frame` outputs.
+    Token frames are long (`report_key`/`crime_key`, `token`); `token_frequency`
+    is (`token`, `frequency` = crimes holding it).
+    """
+    found = []
+    for rule in rules:
+        kind = rule["kind"]
+        if kind == "place_date":
+            pairs = _place_date_pairs(cst, police, rule)
+        elif kind == "late_report":
+            pairs = _late_report_pairs(cst, police, rule)
+        elif kind == "no_place":
+            pairs = _no_place_pairs(cst, police, rule, cst_vectors, police_vectors)
+        elif kind == "crime_ref":
+            if cst_tokens is None or police_tokens is None or token_frequency is None:
+                continue
+            pairs = _crime_ref_pairs(cst, police, cst_tokens, police_tokens, token_frequency, rule)
+        else:
+            raise ValueError(f"unknown blocking rule kind: {kind}")
+        found.append(pairs.with_columns(pl.lit(rule["name"]).alias("rule")))
+    if not found:
+        return _empty()
+    return pl.concat(found).unique(["report_key", "crime_key"], keep="first", maintain_order=True)
+
+
+def token_frequencies(police_tokens: pl.DataFrame) -> pl.DataFrame:
+    """How many crimes hold each token (`token`, `frequency`)."""
+    return police_tokens.group_by("token").agg(pl.col("crime_key").n_unique().cast(pl.Int64).alias("frequency"))
+
+
+def long_tokens(frame: pl.DataFrame, key: str, column: str) -> pl.DataFrame:
+    """(key, token) rows from a list column of keyed tokens."""
+    return (
+        frame.select(key, pl.col(column).alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+        .unique()
+    )

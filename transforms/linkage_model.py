@@ -1,0 +1,403 @@
+"""The classifier: recordlinkage's ECM (unsupervised) or logistic regression (supervised).
+
+recordlinkage does what it is good at here: fitting. `ECMClassifier` runs the
+Fellegi-Sunter EM on the categorical comparison vectors (each comparison one
+categorical feature, its levels binarised by recordlinkage's kernel), started
+from the m/u priors of the settings file instead of its fixed 'jaro' start
+(which only accepts binary features and can lock onto the wrong class).
+`LogisticRegressionClassifier` takes over once analysts have reviewed enough
+pairs: reviewed pairs (weighted) plus the ECM model's confident extremes as
+labels.
+
+Either fit becomes one additive table: a base weight plus a weight per
+(comparison, level), in bits (log2 odds). Scoring a pair is a lookup and a
+sum in Polars, so a night's new pairs are scored with the stored parameters
+without refitting, and the parameters stored with each run reproduce every
+probability. Null levels (-1: missing on either side) weigh 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import recordlinkage as rl
+from recordlinkage.algorithms.nb_sklearn import ECM
+
+from transforms.linkage_compare import NULL_LEVEL, gamma
+
+_FLOOR = 1e-6
+
+
+@dataclass
+class LevelWeight:
+    level: int
+    label: str
+    weight: float  # bits: log2 (m / u), or the logistic coefficient / ln 2
+    m: float | None = None
+    u: float | None = None
+
+
+@dataclass
+class FittedModel:
+    """Additive match weights; `to_dict()` is what link_model_runs stores."""
+
+    method: str
+    base_weight: float
+    comparisons: dict[str, list[LevelWeight]]
+    iterations: int = 0
+    trained_on: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "base_weight": self.base_weight,
+            "iterations": self.iterations,
+            "trained_on": self.trained_on,
+            "comparisons": {name: [asdict(lw) for lw in levels] for name, levels in self.comparisons.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FittedModel:
+        return cls(
+            method=data["method"],
+            base_weight=float(data["base_weight"]),
+            iterations=int(data.get("iterations", 0)),
+            trained_on=dict(data.get("trained_on", {})),
+            comparisons={
+                name: [LevelWeight(**lw) for lw in levels] for name, levels in data["comparisons"].items()
+            },
+        )
+
+    def weight_of(self, name: str, level: int) -> float:
+        for lw in self.comparisons.get(name, []):
+            if lw.level == level:
+                return lw.weight
+        return 0.0
+
+
+class _InformedECM(ECM):
+    """recordlinkage's ECM kernel, started from the settings' m/u priors."""
+
+    def __init__(self, start: Sequence[Mapping[int, tuple[float, float]]], prior: float, **kwargs) -> None:
+        super().__init__(init="jaro", binarize=None, **kwargs)
+        self._start = start
+        self._prior = prior
+
+    def _init_parameters_jaro(self, X_bin):  # noqa: N803 - recordlinkage's signature
+        columns: list[tuple[float, float]] = []
+        for binarizer, start in zip(self._binarizers, self._start, strict=True):
+            classes = [int(c) for c in binarizer.classes_]
+            pairs = [start.get(c, (0.3, 0.3)) for c in classes]
+            m_total = sum(m for m, _ in pairs) or 1.0
+            u_total = sum(u for _, u in pairs) or 1.0
+            scaled = [(max(m / m_total, _FLOOR), max(u / u_total, _FLOOR)) for m, u in pairs]
+            # recordlinkage encodes a 1-class column as one indicator and a
+            # 2-class column as two: the same layout as classes here, except 1 class.
+            columns.extend(scaled)
+        feature_prob = np.array([[u for _, u in columns], [m for m, _ in columns]])
+        return np.log([1.0 - self._prior, self._prior]), np.log(feature_prob)
+
+    def _joint_log_likelihood(self, X):  # noqa: N803 - recordlinkage's signature
+        # A level whose probability reached 0 in one class gives log 0 = -inf,
+        # and 0 * -inf = NaN in recordlinkage's dot product: floor it instead.
+        self.feature_log_prob_ = np.maximum(self.feature_log_prob_, math.log(_FLOOR))
+        return super()._joint_log_likelihood(X)
+
+
+def _comparison_names(settings: Mapping) -> list[str]:
+    return [c["name"] for c in settings["comparisons"]]
+
+
+def _labels(settings: Mapping) -> dict[str, dict[int, str]]:
+    return {
+        c["name"]: {index: level["label"] for index, level in enumerate(c["levels"])} | {NULL_LEVEL: "null"}
+        for c in settings["comparisons"]
+    }
+
+
+def _matrix(vectors: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
+    return vectors.select([pl.col(gamma(n)).cast(pl.Int16) for n in names]).to_numpy()
+
+
+def _level_weights(
+    settings: Mapping, vectors: pl.DataFrame, posterior: np.ndarray
+) -> dict[str, list[LevelWeight]]:
+    """m/u of every level of every comparison from a match posterior (one M-step).
+
+    m = share of the expected matches at the level, u = share of the expected
+    non-matches; the null level gets weight 0 (missing is not disagreement).
+    """
+    training = settings.get("training", {})
+    labels = _labels(settings)
+    matches = max(float(posterior.sum()), _FLOOR)
+    non_matches = max(float((1 - posterior).sum()), _FLOOR)
+    comparisons: dict[str, list[LevelWeight]] = {}
+    for comparison in settings["comparisons"]:
+        name = comparison["name"]
+        values = vectors.get_column(gamma(name)).to_numpy()
+        present = set(values.tolist()) | set(range(len(comparison["levels"])))
+        levels = []
+        for level in sorted(present):
+            hit = values == level
+            m = float((posterior * hit).sum()) / matches
+            u = float(((1 - posterior) * hit).sum()) / non_matches
+            if level == NULL_LEVEL and training.get("neutral_null_levels", True):
+                weight = 0.0
+            else:
+                weight = math.log2(max(m, _FLOOR) / max(u, _FLOOR))
+            levels.append(LevelWeight(int(level), labels[name].get(int(level), str(level)), weight, m, u))
+        comparisons[name] = levels
+    return comparisons
+
+
+def prior_model(settings: Mapping) -> FittedModel:
+    """The settings' declared m/u priors as a model (the starting point of training)."""
+    labels = _labels(settings)
+    prior = float(settings.get("training", {}).get("prior_match_probability", 0.05))
+    comparisons = {}
+    for comparison in settings["comparisons"]:
+        name = comparison["name"]
+        levels = [LevelWeight(NULL_LEVEL, "null", 0.0, None, None)]
+        for index, level in enumerate(comparison["levels"]):
+            m, u = float(level["m"]), float(level["u"])
+            levels.append(LevelWeight(index, labels[name][index], math.log2(max(m, _FLOOR) / max(u, _FLOOR)), m, u))
+        comparisons[name] = levels
+    return FittedModel("prior", math.log2(prior / (1 - prior)), comparisons)
+
+
+def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame | None) -> pl.DataFrame:
+    """Pairs whose (report, incident group) edge is both the report's best group and the group's best report."""
+    scored = score(vectors.select("report_key", "crime_key", *[c for c in vectors.columns if c.startswith("gamma_")]), model)
+    if groups is not None:
+        scored = scored.join(groups, on="crime_key", how="left")
+    else:
+        scored = scored.with_columns(pl.lit(None, dtype=pl.String).alias("police_incident_id"))
+    scored = scored.with_columns(pl.coalesce("police_incident_id", "crime_key").alias("police_incident_id"))
+    edges = scored.group_by("report_key", "police_incident_id").agg(pl.col("match_weight").max().alias("w"))
+    best = edges.filter(
+        (pl.col("w") == pl.col("w").max().over("report_key"))
+        & (pl.col("w") == pl.col("w").max().over("police_incident_id"))
+    )
+    return scored.join(best.select("report_key", "police_incident_id"), on=["report_key", "police_incident_id"], how="semi").select(
+        "report_key", "crime_key"
+    )
+
+
+def _em_columns(settings: Mapping) -> tuple[list[dict], list[pl.Expr]]:
+    em_settings = [c for c in settings["comparisons"] if c.get("em", True)]
+    columns = []
+    for comparison in em_settings:
+        null_as = int(comparison.get("em_null_level", len(comparison["levels"]) - 1))
+        columns.append(pl.col(gamma(comparison["name"])).replace(NULL_LEVEL, null_as).cast(pl.Int16))
+    return em_settings, columns
+
+
+def _em_posterior(
+    vectors: pl.DataFrame, settings: Mapping, prior: float, outside: pl.DataFrame | None = None
+) -> tuple[np.ndarray, int]:
+    """recordlinkage's ECMClassifier on `vectors`; the match posterior of each row and the iterations.
+
+    Starts from the settings' m and, when `outside` (pairs known to be almost
+    all non-matches) is given, from its level shares as u.
+    """
+    training = settings.get("training", {})
+    em_settings, columns = _em_columns(settings)
+    names = [c["name"] for c in em_settings]
+    start = []
+    outside_levels = outside.select(columns) if outside is not None and outside.height else None
+    for position, comparison in enumerate(em_settings):
+        levels = {index: (float(level["m"]), float(level["u"])) for index, level in enumerate(comparison["levels"])}
+        if outside_levels is not None:
+            counts = outside_levels.get_column(outside_levels.columns[position]).value_counts()
+            total = float(outside_levels.height)
+            shares = dict(zip(counts[:, 0].to_list(), (counts[:, 1] / total).to_list(), strict=True))
+            levels = {index: (m, max(shares.get(index, 0.0), _FLOOR)) for index, (m, _) in levels.items()}
+        start.append(levels)
+    X = vectors.select(columns).to_numpy()
+    classifier = rl.ECMClassifier(use_col_names=False)
+    classifier.kernel = _InformedECM(
+        start, prior, max_iter=int(training.get("max_iterations", 60)), atol=float(training.get("tolerance", 1e-5))
+    )
+    classifier.fit(pd.DataFrame(X, columns=names))
+    kernel = classifier.kernel
+    return kernel.predict_proba(X)[:, 1], int(kernel._logging_class_log_prior.shape[0] - 1)
+
+
+def fit_ecm(
+    vectors: pl.DataFrame,
+    settings: Mapping,
+    groups: pl.DataFrame | None = None,
+    sample: int = 2_000_000,
+    seed: int = 0,
+) -> FittedModel:
+    """Fellegi-Sunter weights with recordlinkage's ECMClassifier at the core.
+
+    EM on every candidate pair drifts: look-alikes (the same kind of incident
+    at the same place a few days apart) agree on much and form a cluster of
+    their own, which EM happily calls matches. So, in `training.rounds` rounds:
+
+    1. score the pairs with the current model (first: the settings' priors)
+       and keep the mutual-best edges: the report's best incident group that
+       also has the report as its best - where almost every match is;
+    2. run recordlinkage's ECMClassifier there (informed start; each
+       comparison's nulls merged into its `em_null_level`, since recordlinkage
+       would make a null a category of its own and nulls are record-level);
+    3. m of every level (full resolution, nulls apart) from the EM posterior,
+       M = expected matches; u of every level from all candidate pairs with
+       the expected matches taken out: u_k = (n_k - M m_k) / (N - M);
+       the prior is M / N. Null levels weigh 0.
+    """
+    training = settings.get("training", {})
+    if vectors.height > sample:
+        vectors = vectors.sample(sample, seed=seed)
+    model = prior_model(settings)
+    rounds = max(1, int(training.get("rounds", 2)))
+    iterations = 0
+    subset_size = 0
+    labels = _labels(settings)
+    for _ in range(rounds):
+        subset = vectors.join(mutual_best(vectors, model, groups), on=["report_key", "crime_key"], how="semi")
+        if subset.height < 10:
+            subset = vectors
+        subset_size = subset.height
+        outside = vectors.join(subset.select("report_key", "crime_key"), on=["report_key", "crime_key"], how="anti")
+        posterior, iterations = _em_posterior(
+            subset, settings, prior=float(training.get("mutual_best_match_share", 0.7)), outside=outside
+        )
+        matches = max(float(posterior.sum()), 1.0)
+        total = float(vectors.height)
+        non_matches = max(total - matches, 1.0)
+        comparisons: dict[str, list[LevelWeight]] = {}
+        for comparison in settings["comparisons"]:
+            name = comparison["name"]
+            sub_values = subset.get_column(gamma(name)).to_numpy()
+            all_values = vectors.get_column(gamma(name)).to_numpy()
+            present = set(all_values.tolist()) | set(range(len(comparison["levels"])))
+            levels = []
+            for level in sorted(present):
+                m = float((posterior * (sub_values == level)).sum()) / matches
+                n_level = float((all_values == level).sum())
+                u = max(n_level - matches * m, _FLOOR * non_matches) / non_matches
+                if level == NULL_LEVEL and training.get("neutral_null_levels", True):
+                    weight = 0.0
+                else:
+                    weight = math.log2(max(m, _FLOOR) / max(u, _FLOOR))
+                levels.append(LevelWeight(int(level), labels[name].get(int(level), str(level)), weight, m, u))
+            comparisons[name] = levels
+        prior = min(max(matches / total, 1e-6), 1 - 1e-6)
+        model = FittedModel(
+            method="ecm",
+            base_weight=math.log2(prior / (1 - prior)),
+            comparisons=comparisons,
+            iterations=iterations,
+            trained_on={"pairs": int(total), "em_pairs": subset_size, "expected_matches": matches, "match_prior": prior},
+        )
+    return model
+
+
+def _one_hot(vectors: pl.DataFrame, columns: Sequence[tuple[str, int]]) -> np.ndarray:
+    return np.column_stack(
+        [(vectors.get_column(gamma(name)) == level).cast(pl.Int8).to_numpy() for name, level in columns]
+    ) if columns else np.zeros((vectors.height, 0), dtype=np.int8)
+
+
+def fit_supervised(
+    vectors: pl.DataFrame,
+    labelled: pl.DataFrame,
+    settings: Mapping,
+    unsupervised: FittedModel,
+    sample: int = 200_000,
+    seed: int = 0,
+) -> FittedModel | None:
+    """Logistic regression (recordlinkage) on reviewed pairs plus the ECM model's confident extremes.
+
+    `labelled` has report_key, crime_key, label (1 = accept, 0 = reject). Returns
+    None when there are too few reviewed pairs of either class.
+    """
+    options = settings.get("training", {}).get("supervised", {})
+    reviewed = vectors.join(labelled, on=["report_key", "crime_key"], how="inner")
+    positives = int(reviewed["label"].sum()) if reviewed.height else 0
+    negatives = reviewed.height - positives
+    if reviewed.height < int(options.get("min_reviewed_pairs", 30)) or min(positives, negatives) < int(
+        options.get("min_each_class", 5)
+    ):
+        return None
+    names = _comparison_names(settings)
+    parts = [pl.concat([reviewed] * int(options.get("reviewed_weight", 5)))]
+    if options.get("confident_labels_from_model", True):
+        scored = score(vectors.join(labelled, on=["report_key", "crime_key"], how="anti"), unsupervised)
+        confident = scored.filter((pl.col("match_probability") >= 0.99) | (pl.col("match_probability") <= 0.01))
+        if confident.height > sample:
+            confident = confident.sample(sample, seed=seed)
+        parts.append(
+            confident.with_columns((pl.col("match_probability") >= 0.5).cast(pl.Int64).alias("label")).select(
+                reviewed.columns
+            )
+        )
+    training = pl.concat(parts, how="vertical_relaxed")
+    columns = [
+        (name, level)
+        for name in names
+        for level in sorted(training.get_column(gamma(name)).unique().to_list())
+    ]
+    features = pd.DataFrame(
+        _one_hot(training, columns),
+        index=pd.MultiIndex.from_arrays([np.arange(training.height), np.arange(training.height)]),
+    )
+    truth = features.index[training["label"].to_numpy() == 1]
+    classifier = rl.LogisticRegressionClassifier(C=float(options.get("C", 1.0)), max_iter=1000)
+    classifier.fit(features, truth)
+    coefficients = np.asarray(classifier.coefficients).ravel()
+    labels = _labels(settings)
+    comparisons: dict[str, list[LevelWeight]] = {name: [] for name in names}
+    for (name, level), coefficient in zip(columns, coefficients, strict=True):
+        comparisons[name].append(
+            LevelWeight(level, labels[name].get(level, str(level)), float(coefficient) / math.log(2))
+        )
+    return FittedModel(
+        method="logistic_regression",
+        base_weight=float(np.asarray(classifier.intercept).ravel()[0]) / math.log(2),
+        comparisons=comparisons,
+        trained_on={
+            "reviewed_pairs": reviewed.height,
+            "reviewed_accepts": positives,
+            "reviewed_rejects": negatives,
+            "pseudo_labelled_pairs": training.height - reviewed.height * int(options.get("reviewed_weight", 5)),
+        },
+    )
+
+
+def weight_table(model: FittedModel) -> pl.DataFrame:
+    """(comparison, level, weight) rows of a fitted model."""
+    rows = [
+        (name, lw.level, lw.weight) for name, levels in model.comparisons.items() for lw in levels
+    ]
+    return pl.DataFrame(rows, schema={"comparison": pl.String, "level": pl.Int8, "weight": pl.Float64}, orient="row")
+
+
+def score(vectors: pl.DataFrame, model: FittedModel) -> pl.DataFrame:
+    """Adds match_weight (bits) and match_probability to comparison vectors."""
+    total = pl.lit(model.base_weight)
+    for name, levels in model.comparisons.items():
+        if gamma(name) not in vectors.columns:
+            continue
+        mapping = {lw.level: lw.weight for lw in levels}
+        total = total + pl.col(gamma(name)).replace_strict(mapping, default=0.0, return_dtype=pl.Float64)
+    return vectors.with_columns(total.alias("match_weight")).with_columns(
+        (1.0 / (1.0 + (2.0 ** (-pl.col("match_weight"))))).alias("match_probability")
+    )
+
+
+def evidence(model: FittedModel, levels: Mapping[str, int]) -> list[tuple[str, str, float]]:
+    """(comparison, level label, weight) for one pair, strongest evidence first (for reviewers)."""
+    out = []
+    for name, level in levels.items():
+        for lw in model.comparisons.get(name, []):
+            if lw.level == level:
+                out.append((name, lw.label, lw.weight))
+    return sorted(out, key=lambda item: -abs(item[2]))

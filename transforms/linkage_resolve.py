@@ -1,0 +1,348 @@
+"""From pair probabilities to decisions: incident groups, cardinality, review decisions, thresholds.
+
+Police record crimes, not incidents: the crimes one force recorded for one
+incident (one per victim or offence) share its time and place, and form a
+police incident group. The cardinality rules then read:
+
+- a police crime belongs to at most one CST report;
+- a CST report may match several crimes, but only those of one police
+  incident group: a spree of look-alike incidents in one street on
+  consecutive nights is several groups, and the (report, group) edges are
+  assigned one-to-one so that the summed evidence is largest (an exact
+  linear assignment per connected component);
+- every crime of an assigned group takes the group's status.
+
+Review decisions always win: an accepted pair is assigned before the model's
+edges (it claims its report and its crime's group), a rejected pair never is.
+A cancelled crime's pairs are void (rejected, reason `cancelled`).
+
+The assignment never crosses a connected component of the (report, group)
+graph, so re-resolving only the components a night touched gives exactly
+the result of resolving everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
+
+DECISION_SCHEMA = {
+    "report_key": pl.String,
+    "crime_key": pl.String,
+    "decision": pl.String,
+    "decided_at": pl.Datetime("us"),
+}
+
+RESOLVED_COLUMNS = [
+    "report_key",
+    "crime_key",
+    "force_id",
+    "police_incident_id",
+    "pair_probability",
+    "match_probability",
+    "match_weight",
+    "status",
+    "decided_by",
+    "reason",
+]
+
+
+def _group_id(parts: list[str | None]) -> str:
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return "pig_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def police_incident_groups(police: pl.DataFrame, settings: Mapping) -> pl.DataFrame:
+    """crime_key -> police_incident_id: the crimes a force recorded for one incident.
+
+    Two crimes belong together when the force recorded them with the same
+    time range and report date (`incident_groups.keys`), places that do not
+    disagree (each of `place_keys` equal or missing on one side: a correction
+    may have added the full postcode to one crime only), and narratives that
+    share at least `min_narrative_jaccard` of their terms (or no narrative);
+    groups are the connected components of that relation. The id is a digest
+    of the shared keys and the group's smallest crime key.
+    """
+    options = settings.get("incident_groups", {})
+    keys = [c for c in options.get("keys", ["force_id", "occurred_from", "occurred_to", "reported_date"]) if c in police.columns]
+    place = [c for c in options.get("place_keys", ["postcode_unit_key", "street", "postcode_district"]) if c in police.columns]
+    min_jaccard = float(options.get("min_narrative_jaccard", 0.3))
+    block = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in keys], separator="\x1f")
+    frame = police.select("crime_key", block.alias("block"), *place).with_row_index("node")
+    sizes = frame.group_by("block").len()
+    multi = frame.join(sizes.filter(pl.col("len") > 1).select("block"), on="block", how="semi")
+    edges_from, edges_to = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if multi.height:
+        from transforms.linkage_text import NarrativeLexicon, narrative_terms
+
+        lexicon = NarrativeLexicon.from_settings(settings.get("narrative", {}))
+        texts = police.select(pl.col("crime_key").alias("doc"), pl.col("summary_redacted").alias("text")) if (
+            "summary_redacted" in police.columns
+        ) else police.select(pl.col("crime_key").alias("doc"), pl.lit(None, dtype=pl.String).alias("text"))
+        terms = narrative_terms(texts.join(multi.select(pl.col("crime_key").alias("doc")), on="doc"), lexicon)
+        counts = terms.group_by("doc").agg(pl.len().alias("n"))
+        pairs = multi.join(multi, on="block", suffix="_b").filter(pl.col("node") < pl.col("node_b"))
+        compatible = pl.lit(True)
+        for column in place:
+            compatible = compatible & (
+                pl.col(column).is_null() | pl.col(f"{column}_b").is_null() | (pl.col(column) == pl.col(f"{column}_b"))
+            )
+        pairs = pairs.filter(compatible).select("node", "node_b", "crime_key", "crime_key_b")
+        shared = (
+            pairs.join(terms.rename({"doc": "crime_key"}), on="crime_key")
+            .join(terms.rename({"doc": "crime_key_b", "tf": "tf_b"}), on=["crime_key_b", "term"])
+            .group_by("node", "node_b")
+            .agg(pl.len().alias("shared"))
+        )
+        scored = (
+            pairs.join(shared, on=["node", "node_b"], how="left")
+            .join(counts.rename({"doc": "crime_key", "n": "n_a"}), on="crime_key", how="left")
+            .join(counts.rename({"doc": "crime_key_b", "n": "n_b"}), on="crime_key_b", how="left")
+            .with_columns(pl.col("shared", "n_a", "n_b").fill_null(0))
+            .with_columns(
+                pl.when((pl.col("n_a") == 0) & (pl.col("n_b") == 0))
+                .then(1.0)
+                .otherwise(pl.col("shared") / (pl.col("n_a") + pl.col("n_b") - pl.col("shared")).clip(lower_bound=1))
+                .alias("jaccard")
+            )
+            .filter(pl.col("jaccard") >= min_jaccard)
+        )
+        edges_from = scored["node"].cast(pl.Int64).to_numpy()
+        edges_to = scored["node_b"].cast(pl.Int64).to_numpy()
+    n = frame.height
+    if n == 0:
+        return pl.DataFrame(schema={"crime_key": pl.String, "police_incident_id": pl.String})
+    graph = sparse.coo_matrix((np.ones(len(edges_from)), (edges_from, edges_to)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    grouped = frame.select("crime_key", "block").with_columns(pl.Series("component", labels))
+    ids = grouped.group_by("component").agg(pl.col("block").first(), pl.col("crime_key").min().alias("first"))
+    ids = ids.with_columns(
+        pl.concat_str("block", "first", separator="\x1f")
+        .map_elements(lambda k: _group_id([k]), return_dtype=pl.String)
+        .alias("police_incident_id")
+    )
+    return grouped.join(ids.select("component", "police_incident_id"), on="component").select(
+        "crime_key", "police_incident_id"
+    ).sort("crime_key")
+
+
+def _greedy(edges: pl.DataFrame) -> list[tuple[str, str]]:
+    """One-to-one (report, group) assignment, strongest edge first (large components only)."""
+    taken_reports: set[str] = set()
+    taken_groups: set[str] = set()
+    chosen = []
+    ordered = edges.sort(
+        ["group_weight", "report_key", "police_incident_id"], descending=[True, False, False]
+    )
+    for report, group in zip(ordered["report_key"].to_list(), ordered["police_incident_id"].to_list(), strict=True):
+        if report in taken_reports or group in taken_groups:
+            continue
+        taken_reports.add(report)
+        taken_groups.add(group)
+        chosen.append((report, group))
+    return chosen
+
+
+def _assignment(edges: pl.DataFrame, max_cells: int = 4_000_000) -> pl.DataFrame:
+    """One-to-one (report, group) assignment maximising the summed evidence, per component.
+
+    Each edge weighs its match weight above the review threshold's (so every
+    eligible edge is worth taking); scipy's linear_sum_assignment solves each
+    connected component exactly. A swap of look-alikes (report A fits group 1
+    a little better than B does, but B fits nothing else) is thus decided by
+    both pairs' evidence together, not by whichever edge happens to be strongest.
+    Components too large for a dense matrix fall back to greedy.
+    """
+    schema = {"report_key": pl.String, "police_incident_id": pl.String}
+    if edges.is_empty():
+        return pl.DataFrame(schema=schema)
+    labelled = edges.join(
+        components(edges.with_columns(pl.lit(1.0).alias("match_probability")), 0.0).rename(
+            {"node": "report_key"}
+        ),
+        on="report_key",
+    )
+    chosen: list[tuple[str, str]] = []
+    for (_,), part in labelled.group_by(["component"], maintain_order=True):
+        if part.height == 1:
+            chosen.append((part["report_key"][0], part["police_incident_id"][0]))
+            continue
+        reports = part["report_key"].unique().sort()
+        groups = part["police_incident_id"].unique().sort()
+        if len(reports) * (len(groups) + len(reports)) > max_cells:
+            chosen.extend(_greedy(part))
+            continue
+        r_index = {k: i for i, k in enumerate(reports.to_list())}
+        g_index = {k: i for i, k in enumerate(groups.to_list())}
+        # one zero-weight "stays unassigned" column per report: no report is ever
+        # forced onto a group it has no edge with (which would distort the optimum)
+        matrix = np.full((len(reports), len(groups) + len(reports)), -1e9)
+        matrix[:, len(groups):] = 0.0
+        rows = [r_index[k] for k in part["report_key"].to_list()]
+        cols = [g_index[k] for k in part["police_incident_id"].to_list()]
+        matrix[rows, cols] = part["assignment_weight"].to_numpy()
+        picked_r, picked_c = linear_sum_assignment(matrix, maximize=True)
+        report_list, group_list = reports.to_list(), groups.to_list()
+        for i, j in zip(picked_r, picked_c, strict=True):
+            if j < len(groups) and matrix[i, j] > 0:
+                chosen.append((report_list[i], group_list[j]))
+    return pl.DataFrame(chosen, schema=schema, orient="row")
+
+
+def resolved_pairs(
+    scored: pl.DataFrame,
+    groups: pl.DataFrame,
+    police_status: pl.DataFrame,
+    decisions: pl.DataFrame,
+    thresholds: Mapping,
+) -> pl.DataFrame:
+    """Statuses for scored pairs.
+
+    Args:
+        scored: report_key, crime_key, match_probability, match_weight (model).
+        groups: crime_key, police_incident_id (every crime that may appear).
+        police_status: crime_key, force_id, status (`confirmed`/`cancelled`).
+        decisions: report_key, crime_key, decision (`accept`/`reject`), decided_at.
+        thresholds: `match`, `review` (probabilities) and `keep` (pairs below
+            it, undecided and unassigned, are dropped from the output).
+
+    Returns:
+        One row per kept pair, columns RESOLVED_COLUMNS; `reason` is null or
+        `cancelled`, `cardinality` (lost to a better candidate), `group`
+        (matched through its incident group), `review`.
+    """
+    match_t, review_t, keep_t = float(thresholds["match"]), float(thresholds["review"]), float(thresholds.get("keep", 0.0))
+    latest = (
+        decisions.sort("decided_at")
+        .unique(["report_key", "crime_key"], keep="last")
+        .select("report_key", "crime_key", "decision")
+    )
+    # decided pairs are held even when blocking no longer finds them
+    pairs = pl.concat(
+        [
+            scored.select("report_key", "crime_key", "match_probability", "match_weight"),
+            latest.join(scored, on=["report_key", "crime_key"], how="anti").select(
+                "report_key",
+                "crime_key",
+                pl.lit(None, dtype=pl.Float64).alias("match_probability"),
+                pl.lit(None, dtype=pl.Float64).alias("match_weight"),
+            ),
+        ]
+    )
+    pairs = (
+        pairs.join(groups, on="crime_key", how="left")
+        .join(police_status.select("crime_key", "force_id", "status"), on="crime_key", how="left")
+        .join(latest, on=["report_key", "crime_key"], how="left")
+        .with_columns(
+            pl.coalesce("police_incident_id", pl.lit("pig_") + pl.col("crime_key")).alias("police_incident_id"),
+            (pl.col("status") == "cancelled").fill_null(False).alias("cancelled"),
+        )
+    )
+    # An accepted pair wins its crime: if several reports were accepted for one crime, the latest stands.
+    accepted = pairs.filter((pl.col("decision") == "accept") & ~pl.col("cancelled"))
+    live = pairs.filter(~pl.col("cancelled") & (pl.col("decision").is_null() | (pl.col("decision") == "accept")))
+    edges = (
+        live.filter(pl.col("decision").is_null())
+        .group_by("report_key", "police_incident_id")
+        .agg(
+            pl.col("match_probability").max().alias("group_score"),
+            pl.col("match_weight").max().alias("group_weight"),
+        )
+        .filter(pl.col("group_score") >= review_t)
+    )
+    pre = accepted.select("report_key", "police_incident_id").unique(maintain_order=True)
+    # An accepted report or group takes no model edge; reports accepted for several groups keep them all.
+    edges = edges.join(pre.select("report_key"), on="report_key", how="anti").join(
+        pre.select("police_incident_id"), on="police_incident_id", how="anti"
+    )
+    floor = math.log2(review_t / (1 - review_t)) if 0 < review_t < 1 else 0.0
+    edges = edges.with_columns(
+        (pl.col("group_weight").fill_null(floor) - floor + 1e-6).clip(lower_bound=1e-6).alias("assignment_weight")
+    )
+    assigned = _assignment(edges)
+    assigned = pl.concat([pre, assigned]).unique(maintain_order=True)
+    group_scores = live.group_by("report_key", "police_incident_id").agg(
+        pl.col("match_probability").max().alias("group_score"),
+        (pl.col("decision") == "accept").any().alias("group_accepted"),
+    )
+    assigned = assigned.join(group_scores, on=["report_key", "police_incident_id"], how="left").with_columns(
+        pl.lit(True).alias("assigned")
+    )
+    out = pairs.join(assigned, on=["report_key", "police_incident_id"], how="left").with_columns(
+        pl.col("assigned").fill_null(False),
+        pl.col("group_accepted").fill_null(False),
+    )
+    prob = pl.col("match_probability")
+    group_prob = pl.max_horizontal(pl.col("group_score").fill_null(0.0), prob.fill_null(0.0))
+    status = (
+        pl.when(pl.col("cancelled")).then(pl.lit("rejected"))
+        .when(pl.col("decision") == "reject").then(pl.lit("rejected"))
+        .when(pl.col("decision") == "accept").then(pl.lit("matched"))
+        .when(pl.col("assigned") & pl.col("group_accepted")).then(pl.lit("matched"))
+        .when(pl.col("assigned") & (group_prob >= match_t)).then(pl.lit("matched"))
+        .when(pl.col("assigned") & (group_prob >= review_t)).then(pl.lit("review"))
+        .otherwise(pl.lit("rejected"))
+    )
+    reason = (
+        pl.when(pl.col("cancelled")).then(pl.lit("cancelled"))
+        .when(pl.col("decision").is_not_null()).then(pl.lit("review"))
+        .when(pl.col("assigned") & (prob.fill_null(0.0) < group_prob)).then(pl.lit("group"))
+        .when(~pl.col("assigned") & (prob.fill_null(0.0) >= review_t)).then(pl.lit("cardinality"))
+    )
+    out = out.with_columns(
+        status.alias("status"),
+        pl.when(pl.col("decision").is_not_null() & ~pl.col("cancelled"))
+        .then(pl.lit("review"))
+        .otherwise(pl.lit("model"))
+        .alias("decided_by"),
+        reason.alias("reason"),
+        prob.alias("pair_probability"),
+        pl.when(pl.col("assigned") & ~pl.col("cancelled")).then(group_prob).otherwise(prob).alias("match_probability"),
+    )
+    keep = (
+        pl.col("decision").is_not_null()
+        | pl.col("assigned")
+        | (pl.col("pair_probability").fill_null(0.0) >= keep_t)
+    )
+    return out.filter(keep).select(RESOLVED_COLUMNS).sort("report_key", "crime_key")
+
+
+def group_members_pairs(assigned_pairs: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """(report_key, crime_key) for every crime of a group that has a candidate pair with the report.
+
+    Used to add crimes of an incident group that blocking did not pair with the
+    report (so the whole group can take the group's status).
+    """
+    return (
+        assigned_pairs.select("report_key", "police_incident_id")
+        .unique()
+        .join(groups, on="police_incident_id")
+        .select("report_key", "crime_key")
+    )
+
+
+def components(pairs: pl.DataFrame, min_probability: float) -> pl.DataFrame:
+    """Connected components of the (report, group) graph over edges at or above `min_probability`
+    (or decided): report_key/police_incident_id -> component id, as `node`, `component`."""
+    edges = pairs.filter(pl.col("match_probability").fill_null(1.0) >= min_probability)
+    reports = edges.get_column("report_key").unique().sort()
+    group_ids = edges.get_column("police_incident_id").unique().sort()
+    r_index = pl.DataFrame({"report_key": reports, "r": np.arange(len(reports), dtype=np.int64)})
+    g_index = pl.DataFrame({"police_incident_id": group_ids, "g": np.arange(len(group_ids), dtype=np.int64) + len(reports)})
+    indexed = edges.join(r_index, on="report_key").join(g_index, on="police_incident_id")
+    n = len(reports) + len(group_ids)
+    if n == 0:
+        return pl.DataFrame(schema={"node": pl.String, "component": pl.Int64})
+    graph = sparse.coo_matrix(
+        (np.ones(indexed.height), (indexed["r"].to_numpy(), indexed["g"].to_numpy())), shape=(n, n)
+    )
+    _, labels = connected_components(graph, directed=False)
+    nodes = pl.concat([reports, group_ids])
+    return pl.DataFrame({"node": nodes, "component": labels.astype(np.int64)})
