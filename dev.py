@@ -44,7 +44,10 @@ def ensure_environment() -> None:
             run(sys.executable, "-m", "virtualenv", VENV)
     run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
     try:
-        run(PYTHON, "-m", "uv", "pip", "install", "--python", PYTHON, "--quiet", "-e", ".[test]")
+        # Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI)
+        # every process would otherwise recompile prefect, GX & co. (~10 s a start).
+        run(PYTHON, "-m", "uv", "pip", "install", "--python", PYTHON, "--quiet",
+            "--compile-bytecode", "-e", ".[test]")
     except subprocess.CalledProcessError:
         run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
     STAMP.write_text(wanted)

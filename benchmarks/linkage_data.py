@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -34,14 +35,18 @@ class StagedDemo:
 
 
 def staged_versions(
-    landing: Path, key: bytes = KEY, keep: Callable[[str], bool] | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Every staged row version of every landed file (in landing order), with file_hash/ingest_seq."""
+    landing: Path, key: bytes = KEY, keep: Callable[[str], bool] | None = None, with_files: bool = False
+) -> tuple[pl.DataFrame, ...]:
+    """Every staged row version of every landed file (in landing order), with file_hash/ingest_seq.
+
+    Returns (cst versions, police versions, pseudonyms) and, `with_files`, the
+    files (ingest_seq, key, day = the file's delivery date from its mtime).
+    """
     settings = load_settings()
     mappings = settings.mappings
     reference = settings.reference_data
     files = LocalLanding(landing).list_files()
-    cst_parts, police_parts, pseudonyms = [], [], []
+    cst_parts, police_parts, pseudonyms, file_rows = [], [], [], []
     seq = 0
     seen: set[str] = set()
     for file in files:
@@ -58,11 +63,15 @@ def staged_versions(
             pl.lit(prepared.file_hash).alias("file_hash"), pl.lit(seq, dtype=pl.Int64).alias("ingest_seq")
         )
         (cst_parts if mapping.kind == "cst" else police_parts).append(staged)
+        file_rows.append((seq, file.key, date.fromtimestamp(file.modified)))
         if prepared.pseudonyms is not None:
             pseudonyms.append(prepared.pseudonyms)
     cst = pl.concat(cst_parts, how="vertical_relaxed")
     police = pl.concat(police_parts, how="vertical_relaxed")
     refs = pl.concat(pseudonyms).unique("pseudonym", keep="last")
+    if with_files:
+        files = pl.DataFrame(file_rows, schema={"ingest_seq": pl.Int64, "key": pl.String, "day": pl.Date}, orient="row")
+        return cst, police, refs, files
     return cst, police, refs
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from expectations.suites import BLANK, DATE_FIELDS, PARSED, TIME_FIELDS, UNPARSEABLE
+from expectations.suites import BLANK, DATE_FIELDS, FILE_COLUMN, PARSED, TIME_FIELDS, UNPARSEABLE
 from transforms.categories import CST_CATEGORIES, _folded, normalised_offence_code
 from transforms.dates import parsed_datetime, parsed_time
 from transforms.mapping import REQUIRED_FIELDS, SourceMapping
@@ -135,8 +135,8 @@ def raw_validation_frame(raw: pl.DataFrame, mapping: SourceMapping, suite: dict[
     present = set(raw.columns)
     fields = _field_of(mapping)
     personal = set(mapping.identifier_columns) | set(mapping.free_text_columns.values())
-    expressions: list[pl.Expr] = [pl.col("_row")]
-    for name in sorted(read - {"_row"}):
+    expressions: list[pl.Expr] = [pl.lit(0, dtype=pl.Int64).alias(FILE_COLUMN), pl.col("_row")]
+    for name in sorted(read - {"_row", FILE_COLUMN}):
         helper = _helper(name, present, fields, mapping)
         if helper is not None:
             expressions.append(helper)
@@ -155,8 +155,8 @@ def staged_validation_frame(staged: pl.DataFrame, suite: dict[str, Any]) -> pl.D
     """The columns of a staged frame that `suite` reads (text columns only as lengths)."""
     read, required = suite_columns(suite)
     present = set(staged.columns)
-    expressions: list[pl.Expr] = [pl.col("source_row")]
-    for name in sorted(read - {"source_row"}):
+    expressions: list[pl.Expr] = [pl.lit(0, dtype=pl.Int64).alias(FILE_COLUMN), pl.col("source_row")]
+    for name in sorted(read - {"source_row", FILE_COLUMN}):
         helper = _helper(name, present, {}, None)
         if helper is not None:
             expressions.append(helper)
@@ -171,7 +171,7 @@ def staged_validation_frame(staged: pl.DataFrame, suite: dict[str, Any]) -> pl.D
     extra = [
         pl.lit(None, dtype=pl.Boolean).alias(c)
         for c in staged.columns
-        if c not in read and c != "source_row"
+        if c not in read and c not in {"source_row", FILE_COLUMN}
     ]
     return staged.select(expressions + extra)
 

@@ -70,7 +70,7 @@ def gx_suite(suite_json: str) -> Any:
 
 
 def run_suite(
-    suite: dict[str, Any], frame: Any, index_column: str, parameters: dict[str, Any]
+    suite: dict[str, Any], frame: Any, index_columns: list[str], parameters: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Validate a pandas frame; one plain dict per expectation (values still in it: keep in memory).
 
@@ -78,8 +78,9 @@ def run_suite(
     failed ones again with `COMPLETE` to learn which rows failed. Clean files,
     the usual case, pay for the first pass only.
 
-    Each dict: `config` (type, kwargs, meta), `success`, `rows` (index values of
-    failing rows, or None for table-level expectations), `raised` (bool),
+    Each dict: `config` (type, kwargs, meta), `success`, `rows` (tuples of the
+    index columns' values of failing rows, or None for table-level
+    expectations), `raised` (bool),
     `result` (the value-free part of GX's result).
     """
     # GX returns results in its own order: each expectation carries its position in meta
@@ -94,7 +95,7 @@ def run_suite(
     detail: dict[int, Any] = {}
     if failed:
         subset = {**numbered, "expectations": [numbered["expectations"][i] for i in failed]}
-        complete = {"result_format": "COMPLETE", "unexpected_index_column_names": [index_column]}
+        complete = {"result_format": "COMPLETE", "unexpected_index_column_names": list(index_columns)}
         detail = _by_position(_validate(subset, frame, complete, parameters))
     outcomes = []
     for position in sorted(first):
@@ -104,7 +105,9 @@ def run_suite(
         index_list = result.get("unexpected_index_list")
         rows = None
         if index_list is not None:
-            rows = [int(entry[index_column]) for entry in index_list if isinstance(entry, dict)]
+            rows = [
+                tuple(int(entry[c]) for c in index_columns) for entry in index_list if isinstance(entry, dict)
+            ]
         outcomes.append(
             {
                 "config": {

@@ -12,9 +12,9 @@ and when no file exists (a newly onboarded force), built from the mapping by
 `default_raw_suite`. So adding a force needs no suite at all, and its suite can
 be refined later by dropping `raw__<id>.json` into a suites folder.
 
-Suites run on a *validation frame* (see `expectations/frames.py`) whose
-columns are the sender's own column names holding values normalised for
-checking (dates parsed, codes upper-cased, ...), plus helper columns
+Suites run on a *validation frame* (see `expectations/frames.py`) with
+`_file` (which file of the batch) and `_row`, and otherwise the sender's own
+column names holding values normalised for checking (dates parsed, codes upper-cased, ...), plus helper columns
 `<column> (parse)` (`parsed`, `blank` or `unparseable` for a date or time),
 `<column> (length)` and `longest of [...]` (characters). Free text and
 identifiers reach the validation frame only as lengths.
@@ -37,6 +37,9 @@ from transforms.categories import CST_CATEGORIES
 from transforms.mapping import REQUIRED_FIELDS, SourceMapping
 
 SUITES_DIR = Path(__file__).parent / "suites"
+# Every validation frame numbers its file in `_file` (0 for a single file), so that the
+# files of one delivery can be validated in one GX run and "unique within a file" holds.
+FILE_COLUMN = "_file"
 SUITES_ENV = "INCIDENTS_SUITES_DIR"
 
 # Canonical date fields and whether a blank value is allowed.
@@ -152,9 +155,9 @@ def default_raw_suite(
     if mapping.kind == "police":
         expectations.append(
             _expectation(
-                "expect_column_values_to_be_unique", "ref_unique_in_file", "row",
+                "expect_compound_columns_to_be_unique", "ref_unique_in_file", "row",
                 f"the reference in column {ref!r} appears more than once in this file",
-                column=ref,
+                column_list=[FILE_COLUMN, ref], ignore_row_if="any_value_is_missing",
             )
         )
     for field in DATE_FIELDS:

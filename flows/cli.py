@@ -34,7 +34,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
-        summary = nightly(config_path=args.config)
+        from flows.task_runners import task_runner_for
+
+        summary = nightly.with_options(task_runner=task_runner_for(settings))(config_path=args.config)
     except RunLockedError as error:
         print(f"incidents nightly: {error}", file=sys.stderr)
         return 75

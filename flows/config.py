@@ -12,6 +12,7 @@ import tomllib
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,6 +67,39 @@ class PublishConfig(BaseModel):
     s3_prefix: str | None = None
 
 
+class ScheduleConfig(BaseModel):
+    """When `incidents serve` runs the nightly flow (see flows/scheduling.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = "30 2 * * *"          # every night at 02:30
+    timezone: str = "Europe/London"   # IANA name; cron times are local to it
+    retries: int = 2                  # whole-run retries after a failed night
+    retry_delay_seconds: int = 600
+    grace_days: int = 0               # `incidents status`: days past cadence before "overdue"
+
+
+class RetentionConfig(BaseModel):
+    """Records older than this are purged each night (none configured: nothing is purged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    years: int | None = Field(default=None, ge=0)
+    months: int | None = Field(default=None, ge=0)
+
+
+class ExecutionConfig(BaseModel):
+    """Where the nightly flow's per-source work runs (see flows/task_runners.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runner: Literal["threads", "dask"] = "threads"
+    max_workers: int | None = None    # threads: default min(8, sources)
+    dask_address: str | None = None   # e.g. "tcp://scheduler:8786"; none: a local cluster
+    dask_workers: int = 2             # local cluster only
+    dask_processes: bool = False      # local cluster: process workers need PREFECT_API_URL
+
+
 class Settings(BaseModel):
     """Everything a run needs to know; see README 'Configuration'."""
 
@@ -85,6 +119,9 @@ class Settings(BaseModel):
     s3: S3Config = S3Config()
     secrets: SecretsConfig = SecretsConfig()
     publish: PublishConfig = PublishConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    retention: RetentionConfig = RetentionConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     # where relative paths in the file are resolved from
     base_dir: Path = Path(".")
 

@@ -25,11 +25,22 @@ from expectations.docs import write_data_docs
 from expectations.suites import SuiteError
 from expectations.validation import validate_extract, validate_staged
 from flows.config import Settings, load_settings
+from flows.keys import check_key, finish_interrupted_rotation
 from flows.landing import LandedFile, Landing, landing_for
+from flows.ledger import (
+    close_run,
+    config_hash,
+    create_run_artifacts,
+    failure_recorded,
+    maybe_die,
+    record_publication,
+    run_row,
+)
 from flows.linking import link_records
 from flows.locking import run_lock
 from flows.publishing import build_marts, publish_incidents
 from flows.readers import ExtractReadError, read_extract
+from flows.retention import apply_retention
 from flows.secrets import ReidentificationStore, load_or_create_key
 from transforms.mapping import SourceMapping
 from transforms.pseudonyms import keyed_hashes
@@ -227,6 +238,8 @@ def load_prepared(
         )
         next_seq += 1
         summary.files_ingested += 1
+        if summary.files_ingested == 1:
+            maybe_die("mid-load")
         summary.rows_loaded[item.source_id] = summary.rows_loaded.get(item.source_id, 0) + loaded
         summary.rows_quarantined += quarantine.filter(pl.col("source_row").is_not_null()).height
         summary.files_quarantined += int(item.file_quarantined)
@@ -304,6 +317,8 @@ def nightly(config_path: str | None = None) -> RunSummary:
     settings: Settings = load_settings(Path(config_path) if config_path else None)
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     with run_lock(settings.home):
+        maybe_die("after-lock")
+        finish_interrupted_rotation(settings)  # a key rotation cut short after its commit
         key = load_or_create_key(settings.secrets_dir)
         landing = landing_for(settings.landing, settings.s3.endpoint_url, settings.s3.region)
         files = list_landing(landing)
@@ -314,6 +329,7 @@ def nightly(config_path: str | None = None) -> RunSummary:
         unconfigured = [f for folder, fs in by_folder.items() if folder not in mappings for f in fs]
         with Warehouse(settings.warehouse_path) as warehouse:
             warehouse.migrate()
+            check_key(warehouse, key)  # refuse a key the warehouse is not keyed with (after a rotation)
             known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list())
             futures = [
                 prepare_source.submit(
@@ -323,27 +339,36 @@ def nightly(config_path: str | None = None) -> RunSummary:
                 for folder, mapping in mappings.items()
             ]
             prepared = [item for future in futures for item in future.result()]
+            maybe_die("after-prepare")
             store = ReidentificationStore(settings.secrets_dir)
             for item in prepared:
                 if item.pseudonyms is not None:
                     store.remember(item.pseudonyms)
-            with warehouse.transaction():
+            version, settings_hash = code_version(), config_hash(settings)
+            with failure_recorded(warehouse, run_id, "load", version, settings_hash), warehouse.transaction():
                 warehouse.execute(
-                    "insert into runs (run_id, started_at, status, code_version) values (?, ?, 'running', ?)",
-                    [run_id, datetime.now(), code_version()],
+                    "insert into runs (run_id, started_at, status, code_version, config_hash) values (?, ?, 'running', ?, ?)",
+                    [run_id, datetime.now(), version, settings_hash],
                 )
                 summary = load_prepared(warehouse, run_id, prepared, known)
                 link_records(warehouse, settings, run_id)
                 summary.unconfigured_files = [f.key for f in unconfigured]
                 record_landing_issues(warehouse, unconfigured)
                 build_marts(warehouse, settings)
+                apply_retention(warehouse, settings, run_id)
                 warehouse.execute(
                     "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "
                     "rows_loaded = ?, rows_quarantined = ? where run_id = ?",
                     [datetime.now(), summary.files_ingested, sum(summary.rows_loaded.values()),
                      summary.rows_quarantined, run_id],
                 )
-            publish_incidents(warehouse, settings, run_id)
+                close_run(warehouse, run_id, summary)
+                maybe_die("before-commit")
+            maybe_die("after-commit")
+            with failure_recorded(warehouse, run_id, "publish"):
+                record_publication(warehouse, run_id, publish_incidents(warehouse, settings, run_id))
+            maybe_die("after-publish")
+            ledger = run_row(warehouse, run_id)
         try:  # Data Docs are a report: failing to write them must not fail the run
             write_data_docs(
                 settings.home / "reports" / "validation", run_id,
@@ -354,4 +379,5 @@ def nightly(config_path: str | None = None) -> RunSummary:
     for key_name in summary.unconfigured_files:
         logger.warning("file in a folder no source is configured for: %s", key_name)
     create_markdown_artifact(markdown=summary_markdown(summary), key="nightly-summary")
+    create_run_artifacts(ledger)
     return summary

@@ -71,6 +71,8 @@ def police_comparison_frame(police: pl.DataFrame, settings: Mapping) -> pl.DataF
         pl.coalesce(pl.col("occurred_to"), pl.col("occurred_from")).dt.date().alias("t_r"),
         pl.col("reported_date").alias("reported_r"),
         pl.when(exact_time).then(pl.col("occurred_from").dt.time()).alias("time_r"),
+        pl.when(~exact_time).then(pl.col("occurred_from")).alias("range_from_r"),
+        pl.when(~exact_time).then(pl.col("occurred_to")).alias("range_to_r"),
         pl.col("postcode_unit_key").alias("unit_r"),
         pl.col("postcode_sector").alias("sector_r"),
         pl.col("postcode_district").alias("district_r"),
@@ -244,8 +246,18 @@ def comparison_vectors(
         )
     if "time" in comparisons:
         minutes = pl.col("time_gap_minutes")
+        # the police often record a range (time unknown): is CST's date and time inside it?
+        cst_moment = pl.col("d_l").dt.combine(pl.col("time_l"))
+        slack = pl.duration(minutes=30)
+        in_range = (cst_moment >= pl.col("range_from_r") - slack) & (cst_moment <= pl.col("range_to_r") + slack)
+        has_range = pl.col("time_l").is_not_null() & pl.col("range_from_r").is_not_null()
         expressions.append(
-            _levels("time", [minutes <= 15, minutes <= 60, minutes <= 180, pl.lit(True)], minutes.is_null())
+            _levels(
+                "time",
+                [minutes <= 15, minutes <= 60, minutes <= 180, minutes.is_not_null(),
+                 has_range & in_range, pl.lit(True)],
+                minutes.is_null() & ~has_range,
+            )
         )
     if "postcode" in comparisons:
         expressions.append(

@@ -188,13 +188,43 @@ def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame 
     )
 
 
-def _em_columns(settings: Mapping) -> tuple[list[dict], list[pl.Expr]]:
-    em_settings = [c for c in settings["comparisons"] if c.get("em", True)]
+def _em_columns(settings: Mapping, include_aux: bool = False) -> tuple[list[dict], list[pl.Expr]]:
+    em_settings = [c for c in settings["comparisons"] if c.get("em", True) or include_aux]
     columns = []
     for comparison in em_settings:
         null_as = int(comparison.get("em_null_level", len(comparison["levels"]) - 1))
         columns.append(pl.col(gamma(comparison["name"])).replace(NULL_LEVEL, null_as).cast(pl.Int16))
     return em_settings, columns
+
+
+def _kernel_parameters(kernel: ECM) -> list[dict[int, tuple[float, float]]]:
+    """Per comparison column: level -> (m, u) of a fitted recordlinkage ECM kernel."""
+    log_prob = np.maximum(kernel.feature_log_prob_, math.log(_FLOOR))
+    out, offset = [], 0
+    for binarizer in kernel._binarizers:
+        classes = [int(c) for c in binarizer.classes_]
+        if len(classes) == 1:
+            out.append({classes[0]: (1.0, 1.0)})
+            offset += 1
+            continue
+        out.append(
+            {level: (float(np.exp(log_prob[1, offset + i])), float(np.exp(log_prob[0, offset + i])))
+             for i, level in enumerate(classes)}
+        )
+        offset += len(classes)
+    return out
+
+
+def _run_ecm(
+    X: np.ndarray, names: list[str], start: list[dict[int, tuple[float, float]]], prior: float, settings: Mapping
+) -> ECM:
+    training = settings.get("training", {})
+    classifier = rl.ECMClassifier(use_col_names=False)
+    classifier.kernel = _InformedECM(
+        start, prior, max_iter=int(training.get("max_iterations", 60)), atol=float(training.get("tolerance", 1e-5))
+    )
+    classifier.fit(pd.DataFrame(X, columns=names))
+    return classifier.kernel
 
 
 def _em_posterior(
@@ -203,9 +233,11 @@ def _em_posterior(
     """recordlinkage's ECMClassifier on `vectors`; the match posterior of each row and the iterations.
 
     Starts from the settings' m and, when `outside` (pairs known to be almost
-    all non-matches) is given, from its level shares as u.
+    all non-matches) is given, from its level shares as u. Comparisons marked
+    `"em": false` (report-level attributes, which EM would use to split the
+    pairs by report) join in a second ECM run started from the first run's
+    fit, so they can sharpen the match class but no longer define it.
     """
-    training = settings.get("training", {})
     em_settings, columns = _em_columns(settings)
     names = [c["name"] for c in em_settings]
     start = []
@@ -219,13 +251,31 @@ def _em_posterior(
             levels = {index: (m, max(shares.get(index, 0.0), _FLOOR)) for index, (m, _) in levels.items()}
         start.append(levels)
     X = vectors.select(columns).to_numpy()
-    classifier = rl.ECMClassifier(use_col_names=False)
-    classifier.kernel = _InformedECM(
-        start, prior, max_iter=int(training.get("max_iterations", 60)), atol=float(training.get("tolerance", 1e-5))
+    kernel = _run_ecm(X, names, start, prior, settings)
+    posterior = kernel.predict_proba(X)[:, 1]
+    iterations = int(kernel._logging_class_log_prior.shape[0] - 1)
+    aux_settings = [c for c in settings["comparisons"] if not c.get("em", True)]
+    if not aux_settings:
+        return posterior, iterations
+    all_settings, all_columns = _em_columns(settings, include_aux=True)
+    fitted = dict(zip(names, _kernel_parameters(kernel), strict=True))
+    X_all = vectors.select(all_columns).to_numpy()
+    second_start = []
+    for position, comparison in enumerate(all_settings):
+        if comparison["name"] in fitted:
+            second_start.append(fitted[comparison["name"]])
+            continue
+        values = X_all[:, position]
+        matches, non_matches = max(posterior.sum(), _FLOOR), max((1 - posterior).sum(), _FLOOR)
+        second_start.append(
+            {int(level): (max(float((posterior * (values == level)).sum() / matches), _FLOOR),
+                          max(float(((1 - posterior) * (values == level)).sum() / non_matches), _FLOOR))
+             for level in np.unique(values)}
+        )
+    kernel = _run_ecm(
+        X_all, [c["name"] for c in all_settings], second_start, float(np.exp(kernel.class_log_prior_[1])), settings
     )
-    classifier.fit(pd.DataFrame(X, columns=names))
-    kernel = classifier.kernel
-    return kernel.predict_proba(X)[:, 1], int(kernel._logging_class_log_prior.shape[0] - 1)
+    return kernel.predict_proba(X_all)[:, 1], iterations + int(kernel._logging_class_log_prior.shape[0] - 1)
 
 
 def fit_ecm(

@@ -93,7 +93,7 @@ def street_name(expr: pl.Expr) -> pl.Expr:
         pl.element().str.strip_chars().filter(pl.element().str.contains(r"[A-Za-z]{3,}"))
     ).list.last()
     return (
-        last_part.str.replace(r"(?i)^(flat|apartment|apt|unit|no\.?|number)\s*\w+\s*", "")
+        last_part.str.replace(r"(?i)^(?:(?:flat|apartment|apt|unit|number)\b|no\b\.?)\s*\w+\s*", "")
         .str.replace(r"^\d+[A-Za-z]?(\s*-\s*\d+[A-Za-z]?)?\s+", "")
         .str.replace_all(r"\d", "")
         .str.strip_chars()

@@ -8,6 +8,7 @@ and are materialised as tables named after the file, in dependency order.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from graphlib import TopologicalSorter
@@ -16,6 +17,10 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
+# DuckDB 2 warns that execute(...).to_arrow_table() copies rows; `con.sql` would
+# not, but it refuses to run while an execute() result is pending. The copy is cheap here.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 SQL_DIR = Path(__file__).parent
 SCHEMA_DIR = SQL_DIR / "schema"

@@ -17,7 +17,17 @@ from flows.nightly import nightly
 pytestmark = pytest.mark.slow
 
 # Tables whose content must not change when nothing new arrives (ledger tables record every run).
-LEDGER_TABLES = {"runs", "manifest_sightings", "schema_migrations", "link_model_runs"}
+LEDGER_TABLES = {
+    "runs",
+    "manifest_sightings",
+    "schema_migrations",
+    "link_runs",
+    "run_validations",
+    "purges",
+    "purge_counts",
+    "exchange_log",
+    "publications",
+}
 
 
 @pytest.fixture(scope="module")
@@ -119,14 +129,14 @@ def test_a_later_correction_replaces_the_earlier_version(demo_landing, incidents
     rows = pl.read_csv(source, infer_schema=False, encoding="utf8-lossy").head(2)
     ref_col = [c for c in rows.columns if c.endswith("Incident Ref")][0]
     corrected = rows.with_columns(
-        pl.lit("Threats").alias("Category"), pl.lit("2027-01-01T00:00:00").alias("Last Updated")
+        pl.lit("Threats").alias("Category"), pl.lit("2026-11-25T12:00:00").alias("Last Updated")
     ).rename({ref_col: "Incident Ref"})
     (landing / "cst" / "zz_correction.csv").write_bytes(b"\xef\xbb\xbf" + corrected.write_csv().encode())
     nightly()
     assert count(home, "select count(*) from stg_cst_reports") == reports_before
-    assert count(home, "select count(*) from stg_cst_reports where last_updated = timestamp '2027-01-01'") == 2
+    assert count(home, "select count(*) from stg_cst_reports where last_updated = timestamp '2026-11-25 12:00:00'") == 2
     assert count(
-        home, "select count(*) from stg_cst_reports where last_updated = timestamp '2027-01-01' and category = 'Threats'"
+        home, "select count(*) from stg_cst_reports where last_updated = timestamp '2026-11-25 12:00:00' and category = 'Threats'"
     ) == 2
     # A re-sent police crime with a cancelled status replaces the confirmed version.
     gmp_file = sorted((landing / "police" / "gmp").iterdir())[0]

@@ -1,0 +1,79 @@
+"""The nightly flow's task runner, chosen by configuration (`[execution]` in incidents.toml).
+
+- `runner = "threads"` (default): Prefect's ThreadPoolTaskRunner; the sources
+  are prepared concurrently in threads of the run's own process (Polars and
+  DuckDB release the GIL for their heavy work).
+- `runner = "dask"`: prefect-dask's DaskTaskRunner; each source's
+  `prepare_source` task runs on a Dask worker. With `dask_address` the run
+  connects to an existing scheduler (a cluster of machines; workers need this
+  project installed, and `PREFECT_API_URL` pointing at the Prefect server);
+  without it each run starts a local cluster of `dask_workers` workers and
+  stops it afterwards.
+
+Local clusters default to thread workers (`dask_processes = false`): process
+workers report task states to Prefect themselves, which needs a real Prefect
+server (`PREFECT_API_URL`); under Prefect's temporary per-process server they
+fail. Worker spilling to disk is switched off: the frames a worker holds are
+prepared extract rows, and must not land on a worker's scratch disk.
+
+The warehouse writes stay in the flow's own process (one DuckDB transaction);
+only CPU work on in-memory frames is distributed. Prepared frames travel back
+over the Dask connection: on a multi-machine cluster, use TLS
+(`tls://` address and a security configuration via Dask's own settings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.config import ExecutionConfig, Settings
+
+# Keep prepared frames (personal data before they are loaded) in memory only.
+NO_SPILL = {
+    "distributed.worker.memory.target": False,
+    "distributed.worker.memory.spill": False,
+}
+
+
+def task_runner_for(settings: Settings | ExecutionConfig) -> Any:
+    """A fresh task runner for one flow run, as configured."""
+    execution = settings.execution if isinstance(settings, Settings) else settings
+    if execution.runner == "threads":
+        workers = execution.max_workers
+        if workers is None and isinstance(settings, Settings):
+            workers = min(8, max(1, len(settings.sources)))
+        return ThreadPoolTaskRunner(max_workers=workers)
+    if execution.runner == "dask":
+        try:
+            import dask
+            from prefect_dask import DaskTaskRunner
+        except ImportError as error:  # pragma: no cover - prefect-dask is a dependency
+            raise RuntimeError(
+                "[execution] runner = 'dask' needs the prefect-dask package (pip install prefect-dask)"
+            ) from error
+        dask.config.set(NO_SPILL)
+        if execution.dask_address:
+            return DaskTaskRunner(address=execution.dask_address)
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": execution.dask_workers,
+                "threads_per_worker": 1,
+                "processes": execution.dask_processes,
+                "dashboard_address": None,
+            },
+        )
+    raise ValueError(f"unknown [execution] runner {execution.runner!r}: use 'threads' or 'dask'")
+
+
+def describe(settings: Settings) -> str:
+    """One line for logs and `incidents serve`."""
+    execution = settings.execution
+    if execution.runner == "dask":
+        where = execution.dask_address or (
+            f"a local cluster of {execution.dask_workers} {'process' if execution.dask_processes else 'thread'} workers"
+        )
+        return f"Dask ({where})"
+    return f"threads (max {execution.max_workers or min(8, len(settings.sources))})"
