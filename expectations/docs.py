@@ -31,11 +31,13 @@ def _safe_identifier(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "__", label).strip("_") or "batch"
 
 
-def write_data_docs(reports_dir: Path, run_id: str, entries: list[dict[str, Any]]) -> Path:
-    """Build the run's Data Docs; returns the run's index.html.
+def write_data_docs(reports_dir: Path, run_id: str, entries: list[dict[str, Any]]) -> Path | None:
+    """Build the run's Data Docs; returns the run's index.html (None when nothing was validated).
 
     `entries`: {"label": file key, "suite": suite JSON, "result": value-free result JSON}.
     """
+    if not entries:
+        return None
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (

@@ -24,22 +24,47 @@ def prefect_defaults(home: Path) -> None:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 
-def cmd_nightly(args: argparse.Namespace) -> int:
+def _checked_settings():  # noqa: ANN202
+    """Settings with every mapping and reference table loaded: a bad configuration fails here."""
+    import tomllib
+
+    import yaml
+    from pydantic import ValidationError
+
     from flows.config import load_settings
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        _ = settings.mappings, settings.reference_data
+    except (ValidationError, ValueError, OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SystemExit(f"incidents: configuration invalid: {first_line}") from None
+    return settings
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    settings = _checked_settings()
     prefect_defaults(settings.home)
+    import duckdb
+
     from flows.locking import RunLockedError
     from flows.nightly import nightly
+    from flows.task_runners import task_runner_for
 
     started = time.perf_counter()
     try:
-        from flows.task_runners import task_runner_for
-
         summary = nightly.with_options(task_runner=task_runner_for(settings))(config_path=args.config)
     except RunLockedError as error:
         print(f"incidents nightly: {error}", file=sys.stderr)
         return 75
+    except (duckdb.IOException, PermissionError) as error:
+        print(f"incidents nightly: the warehouse cannot be opened ({type(error).__name__}); "
+              "nothing was changed", file=sys.stderr)
+        return 1
+    except Exception as error:  # the run rolled back; Prefect's log has the traceback
+        print(f"incidents nightly: the run failed and was rolled back ({type(error).__name__}); "
+              "the warehouse and published database are as they were", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     loaded = ", ".join(f"{s}: {n}" for s, n in sorted(summary.rows_loaded.items())) or "none"
     print(f"nightly run {summary.run_id} finished in {elapsed:.1f} s")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -67,7 +68,9 @@ class PackResult:
 
 
 def _frame(warehouse: Warehouse, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(warehouse.con.execute(sql).to_arrow_table())  # type: ignore[return-value]
+    with warnings.catch_warnings():  # DuckDB 2: "Arrow output on a DB-API result makes an extra copy"
+        warnings.simplefilter("ignore", UserWarning)
+        return pl.from_arrow(warehouse.con.execute(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def _table_exists(warehouse: Warehouse, name: str) -> bool:

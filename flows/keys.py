@@ -54,6 +54,7 @@ import json
 import os
 import secrets as random_secrets
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -261,8 +262,9 @@ def rekeyed_store(store: pl.DataFrame, settings: Settings, old_key: bytes, new_k
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
-    cursor = con.execute(sql, params or [])
-    return pl.from_arrow(cursor.to_arrow_table())  # type: ignore[return-value]
+    with warnings.catch_warnings():  # DuckDB 2: "Arrow output on a DB-API result makes an extra copy"
+        warnings.simplefilter("ignore", UserWarning)
+        return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
 
 
 def _text_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -362,7 +364,6 @@ def group_id_renames(con: duckdb.DuckDBPyConnection, mapping: pl.DataFrame) -> p
     """
     from transforms.linkage import linkage_settings
     from transforms.linkage_resolve import police_incident_groups
-    from warehouse.run import sql_file
 
     empty = pl.DataFrame(schema={"old": pl.String, "new": pl.String})
     exists = con.execute(
@@ -377,7 +378,11 @@ def group_id_renames(con: duckdb.DuckDBPyConnection, mapping: pl.DataFrame) -> p
         values = [None if v is None else lookup.get(v, v) for v in frame[column].to_list()]
         return frame.with_columns(pl.Series(column, values, dtype=pl.String))
 
-    police = _frame(con, sql_file("linkage/police_for_groups.sql"))
+    police = _frame(
+        con,
+        "select crime_key, force_id, occurred_from, occurred_to, reported_date, postcode_unit_key, street, "
+        "postcode_district, status, summary_redacted from stg_police_crimes",
+    )
     for column in ("crime_key", "postcode_unit_key"):
         if column in police.columns:
             police = mapped(police, column)
@@ -512,7 +517,10 @@ def _current_key(settings: Settings) -> tuple[bytes, bool]:
     """(key, from_environment); refuses to create a key (there would be nothing to rotate from)."""
     from_env = os.environ.get(KEY_ENV)
     if from_env:
-        return bytes.fromhex(from_env.strip()), True
+        try:
+            return bytes.fromhex(from_env.strip()), True
+        except ValueError:
+            raise RotationError(f"${KEY_ENV} is not a hex key") from None
     path = settings.secrets_dir / KEY_FILE
     if not path.exists():
         raise RotationError(f"no key at {path} (and ${KEY_ENV} is not set): nothing to rotate")
@@ -568,7 +576,10 @@ def rotate_key(
                 f"the key comes from ${KEY_ENV}: put the new key (64 hex characters, e.g. from "
                 f"`python -c 'import secrets; print(secrets.token_hex(32))'`) in ${NEW_KEY_ENV}"
             )
-        new_key = bytes.fromhex(new_hex)
+        try:
+            new_key = bytes.fromhex(new_hex)
+        except ValueError:
+            raise RotationError(f"${NEW_KEY_ENV} is not a hex key") from None
         if len(new_key) < 32:
             raise RotationError(f"${NEW_KEY_ENV} must be at least 32 bytes (64 hex characters)")
     else:

@@ -150,7 +150,11 @@ def _write_pairs(
 
 def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, replace_all: bool) -> pl.Series:
     """Store the groups; returns the crimes whose group changed."""
-    stored = _query(warehouse, "select crime_key, police_incident_id from police_incident_groups")
+    if replace_all:
+        stored = _query(warehouse, "select crime_key, police_incident_id from police_incident_groups")
+    else:
+        _set_scope(warehouse, {"police": groups["crime_key"]})
+        stored = _query(warehouse, _sql("groups_of_crimes"))
     changed = groups.join(stored, on=["crime_key", "police_incident_id"], how="anti")
     if replace_all:
         warehouse.execute("delete from police_incident_groups")
@@ -227,6 +231,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     warehouse.execute("delete from link_pairs")
     summary.pairs_written = _write_pairs(warehouse, resolved, candidates.drop("match_probability", "match_weight"), run_id, now)
     _write_groups(warehouse, groups, now, replace_all=True)
+    warehouse.execute(_sql("token_index_rebuild"))
     _record_state(warehouse, run_id, None, None)
     summary.model_run_id = run_id
     summary.changed_reports, summary.changed_crimes = cst.height, police.height
@@ -272,6 +277,19 @@ def _incremental(
     _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes})
     changed_cst_rows = _query(warehouse, _sql("cst_in_scope"))
     changed_police_rows = _query(warehouse, _sql("police_in_scope"))
+    # keep the token indexes current: a changed record's old tokens out, its latest version's in
+    _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
+    warehouse.execute(_sql("token_index_forget"))
+    warehouse.insert(
+        "link_crime_tokens",
+        changed_police_rows.filter(pl.col("status") != "cancelled")
+        .select(pl.col("crime_ref_tokens").alias("token"), "crime_key").explode("token").drop_nulls("token"),
+    )
+    warehouse.insert(
+        "link_cited_tokens",
+        changed_cst_rows.select(pl.col("cited_crime_ref_tokens").alias("token"), "report_key")
+        .explode("token").drop_nulls("token"),
+    )
     cited = changed_cst_rows.select(pl.col("cited_crime_ref_tokens").explode().drop_nulls())["cited_crime_ref_tokens"]
     held_tokens = changed_police_rows.select(pl.col("crime_ref_tokens").explode().drop_nulls())["crime_ref_tokens"]
     _set_scope(warehouse, {}, cited)
@@ -299,21 +317,38 @@ def _incremental(
     )
     summary.pairs_scored = vectors.height
     new_pairs = _with_extras(score(vectors, model), settings)
-    # 3. incident groups of every crime; crimes whose group changed
-    all_police = _query(warehouse, _sql("police_for_groups"))
-    groups = police_incident_groups(all_police, settings)
-    regrouped = _write_groups(warehouse, groups, now, replace_all=False)
-    # 4. held pairs: a changed record's old pairs give way to its new ones (a cancelled crime's stay, to be voided)
-    held = _query(warehouse, _sql("held_pairs")).rename({"pair_probability": "match_probability"})
-    cancelled = all_police.filter(pl.col("status") == "cancelled")["crime_key"]
+    # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
+    _set_scope(warehouse, {"police_changed": changed_crimes})
+    block_police = _query(warehouse, _sql("police_in_changed_blocks"))
+    regrouped = (
+        _write_groups(warehouse, police_incident_groups(block_police, settings), now, replace_all=False)
+        if block_police.height
+        else pl.Series("crime_key", [], dtype=pl.String)
+    )
+    # 4. held pairs within two hops; a changed record's old pairs give way to its new ones
+    #    (a cancelled crime's stay, to be voided)
+    _set_scope(
+        warehouse,
+        {
+            "cst": pl.concat([changed_reports, new_pairs["report_key"], decided["report_key"]]),
+            "police": pl.concat([changed_crimes, new_pairs["crime_key"], decided["crime_key"], regrouped]),
+        },
+    )
+    held = _query(warehouse, _sql("held_pairs_near")).rename({"pair_probability": "match_probability"})
+    cancelled = changed_police_rows.filter(pl.col("status") == "cancelled")["crime_key"]
     replaced = held.filter(
         pl.col("report_key").is_in(changed_reports.implode())
         | (pl.col("crime_key").is_in(changed_crimes.implode()) & ~pl.col("crime_key").is_in(cancelled.implode()))
     )
     kept = held.join(replaced.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
-    candidates = pl.concat(
-        [new_pairs, kept.select(new_pairs.columns)], how="vertical_relaxed"
-    ).unique(PAIR_KEYS, keep="first").join(groups, on="crime_key", how="left").with_columns(
+    candidates = pl.concat([new_pairs, kept.select(new_pairs.columns)], how="vertical_relaxed").unique(
+        PAIR_KEYS, keep="first"
+    )
+    involved = pl.concat([candidates["crime_key"], decisions["crime_key"], regrouped]).unique()
+    _set_scope(warehouse, {"police": involved})
+    groups = _query(warehouse, _sql("groups_of_crimes"))
+    status = _query(warehouse, _sql("police_status_of_pairs"))
+    candidates = candidates.join(groups, on="crime_key", how="left").with_columns(
         pl.coalesce("police_incident_id", pl.lit("pig_") + pl.col("crime_key")).alias("police_incident_id")
     )
     # 5. the components touched: changed records, regrouped crimes, new decisions
@@ -350,7 +385,6 @@ def _incremental(
         on=PAIR_KEYS,
         how="semi",
     )
-    status = all_police.select("crime_key", "force_id", "status")
     resolved = resolved_pairs(
         subset.drop("police_incident_id"), groups, status, subset_decisions, settings["thresholds"]
     )

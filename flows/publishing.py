@@ -60,6 +60,7 @@ from transforms.disclosure import (
     secondary_suppressed,
     with_totals,
 )
+from transforms.spreadsheet_safety import spreadsheet_safe
 from warehouse.run import MARTS_DIR, SQL_DIR, Warehouse
 
 PUBLISH_DIR = SQL_DIR / "publish"
@@ -310,8 +311,8 @@ def write_open_data(tables: dict[str, pl.DataFrame], folder: Path) -> list[Path]
         parquet = folder / f"{name}.parquet"
         table.write_parquet(parquet)
         csv = folder / f"{name}.csv"
-        table.with_columns(
-            pl.col("incidents").cast(pl.String).fill_null(SUPPRESSION_MARKER)
+        spreadsheet_safe(
+            table.with_columns(pl.col("incidents").cast(pl.String).fill_null(SUPPRESSION_MARKER))
         ).write_csv(csv)
         written += [csv, parquet]
     readme = folder / "README.txt"

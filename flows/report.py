@@ -214,11 +214,10 @@ def render_charts(specs: dict[str, dict], formats: tuple[str, ...] = ("svg", "pn
 
     out: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
-        out[name] = {}
-        if "svg" in formats:
-            out[name]["svg"] = vlc.vegalite_to_svg(spec)
-        if "png" in formats:
-            out[name]["png"] = vlc.vegalite_to_png(spec, scale=2)
+        svg = vlc.vegalite_to_svg(spec)
+        out[name] = {"svg": svg} if "svg" in formats else {}
+        if "png" in formats:  # rasterised from the same SVG (resvg, with vl-convert's own fonts)
+            out[name]["png"] = vlc.svg_to_png(svg, scale=2)
     return out
 
 

@@ -76,6 +76,8 @@ def scheduled_flow(settings: Settings) -> Any:
 
 def deployment_options(settings: Settings, config_path: str | None = None) -> dict[str, Any]:
     """Keyword arguments shared by `serve` and `to_deployment` (so a test sees what is served)."""
+    from prefect.types.entrypoint import EntrypointType
+
     from flows.nightly import code_version
     from flows.task_runners import describe
 
@@ -89,6 +91,8 @@ def deployment_options(settings: Settings, config_path: str | None = None) -> di
         ),
         "tags": ["incidents", "nightly"],
         "version": code_version(),
+        # the installed package, wherever `incidents serve` is started from
+        "entrypoint_type": EntrypointType.MODULE_PATH,
     }
 
 

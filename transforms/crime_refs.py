@@ -47,11 +47,19 @@ def exact_tokens(ref: str | None) -> list[str]:
 
 
 def near_tokens(ref: str | None) -> list[str]:
-    """One-deletion variants of each window (tagged `d:`)."""
+    """One-deletion variants of each window (tagged `d:`).
+
+    A 6-digit serial (a 7-digit one given without its leading zero, or with a
+    digit missing) is itself a one-deletion variant of the full window, so it
+    is also a `d:` token: `101234` meets `0101234`.
+    """
     if ref is None:
         return []
     tokens: dict[str, None] = {}
     for window in _digit_windows(ref):
+        if len(window) == WINDOW - 1:
+            tokens[f"d:{window}"] = None
+            continue
         for i in range(len(window)):
             tokens[f"d:{window[:i]}{window[i + 1 :]}"] = None
     return list(tokens)

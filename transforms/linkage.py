@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy import sparse
 
 from transforms.linkage_blocking import (
     candidate_pairs,
@@ -56,6 +55,7 @@ from transforms.linkage_text import (
     inverse_document_frequencies,
     narrative_terms,
     pair_cosines,
+    unit_rows,
 )
 
 SETTINGS_PATH = Path(__file__).with_name("linkage_settings.json")
@@ -149,24 +149,6 @@ def _without_place_words(
     return terms.join(own, on=["doc", "term"], how="anti")
 
 
-def _unit_rows(terms: pl.DataFrame, docs: pl.Series, idf: pl.DataFrame, columns: pl.DataFrame) -> sparse.csr_matrix:
-    """L2-normalised tf-idf rows for `docs` in their order, over a shared column space."""
-    default_idf = float(idf["idf"].max()) if idf.height else 1.0
-    positions = pl.DataFrame({"doc": docs, "row": np.arange(len(docs), dtype=np.int64)})
-    weighted = (
-        terms.join(positions, on="doc", how="inner")
-        .join(idf, on="term", how="left")
-        .join(columns, on="term", how="inner")
-        .with_columns(((pl.col("tf").cast(pl.Float64).log() + 1.0) * pl.col("idf").fill_null(default_idf)).alias("w"))
-    )
-    norms = weighted.group_by("row").agg(pl.col("w").pow(2).sum().sqrt().alias("norm"))
-    weighted = weighted.join(norms, on="row").with_columns((pl.col("w") / pl.col("norm")).alias("w"))
-    return sparse.csr_matrix(
-        (weighted["w"].to_numpy(), (weighted["row"].to_numpy(), weighted["col"].cast(pl.Int64).to_numpy())),
-        shape=(len(docs), max(columns.height, 1)),
-    )
-
-
 def comparison_vectors_for(
     cst: pl.DataFrame,
     police: pl.DataFrame,
@@ -188,8 +170,8 @@ def comparison_vectors_for(
     police_block = police_blocking_frame(police, max_range)
     vocabulary = pl.concat([texts.cst_terms.select("term"), texts.police_terms.select("term")]).unique().sort("term")
     columns = vocabulary.with_row_index("col")
-    cst_vectors = _unit_rows(texts.cst_terms, cst_block["report_key"], texts.idf, columns)
-    police_vectors = _unit_rows(texts.police_terms, police_block["crime_key"], texts.idf, columns)
+    cst_vectors = unit_rows(texts.cst_terms, cst_block["report_key"], texts.idf, columns)
+    police_vectors = unit_rows(texts.police_terms, police_block["crime_key"], texts.idf, columns)
     cst_tokens = long_tokens(cst, "report_key", "cited_crime_ref_tokens")
     police_tokens = long_tokens(police.filter(pl.col("status") != "cancelled"), "crime_key", "crime_ref_tokens")
     if token_frequency is None:

@@ -169,11 +169,12 @@ def _assignment(edges: pl.DataFrame, max_cells: int = 4_000_000) -> pl.DataFrame
         ),
         on="report_key",
     )
+    labelled = labelled.with_columns(pl.len().over("component").alias("edges"))
+    # a component of one edge (most of them) needs no solver
+    single = labelled.filter(pl.col("edges") == 1).select("report_key", "police_incident_id")
     chosen: list[tuple[str, str]] = []
-    for (_,), part in labelled.group_by(["component"], maintain_order=True):
-        if part.height == 1:
-            chosen.append((part["report_key"][0], part["police_incident_id"][0]))
-            continue
+    multi = labelled.filter(pl.col("edges") > 1)
+    for (_,), part in multi.group_by(["component"], maintain_order=True):
         reports = part["report_key"].unique().sort()
         groups = part["police_incident_id"].unique().sort()
         if len(reports) * (len(groups) + len(reports)) > max_cells:
@@ -193,7 +194,7 @@ def _assignment(edges: pl.DataFrame, max_cells: int = 4_000_000) -> pl.DataFrame
         for i, j in zip(picked_r, picked_c, strict=True):
             if j < len(groups) and matrix[i, j] > 0:
                 chosen.append((report_list[i], group_list[j]))
-    return pl.DataFrame(chosen, schema=schema, orient="row")
+    return pl.concat([single, pl.DataFrame(chosen, schema=schema, orient="row")])
 
 
 def resolved_pairs(
@@ -312,20 +313,6 @@ def resolved_pairs(
         | (pl.col("pair_probability").fill_null(0.0) >= keep_t)
     )
     return out.filter(keep).select(RESOLVED_COLUMNS).sort("report_key", "crime_key")
-
-
-def group_members_pairs(assigned_pairs: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """(report_key, crime_key) for every crime of a group that has a candidate pair with the report.
-
-    Used to add crimes of an incident group that blocking did not pair with the
-    report (so the whole group can take the group's status).
-    """
-    return (
-        assigned_pairs.select("report_key", "police_incident_id")
-        .unique()
-        .join(groups, on="police_incident_id")
-        .select("report_key", "crime_key")
-    )
 
 
 def components(pairs: pl.DataFrame, min_probability: float) -> pl.DataFrame:

@@ -139,14 +139,13 @@ def pair_cosines(
     """
     if pairs.is_empty():
         return pl.Series("narrative_cosine", [], dtype=pl.Float64)
-    default_idf = float(idf["idf"].max()) if idf.height else 1.0
     left_docs = pairs.get_column(left_key).unique()
     right_docs = pairs.get_column(right_key).unique()
     # One shared column space: map both sides' terms to the same indices.
     vocabulary = pl.concat([left_terms.select("term"), right_terms.select("term")]).unique()
     column = vocabulary.with_row_index("col")
-    left = _matrix(left_terms, left_docs, idf, column, default_idf)
-    right = _matrix(right_terms, right_docs, idf, column, default_idf)
+    left = unit_rows(left_terms, left_docs, idf, column)
+    right = unit_rows(right_terms, right_docs, idf, column)
     left_row = pairs.select(pl.col(left_key).alias("doc")).join(
         pl.DataFrame({"doc": left_docs, "row": np.arange(len(left_docs))}), on="doc", how="left", maintain_order="left"
     )["row"].to_numpy()
@@ -165,14 +164,17 @@ def pair_cosines(
     return pl.Series("narrative_cosine", values, dtype=pl.Float64).fill_nan(None)
 
 
-def _matrix(
-    terms: pl.DataFrame, docs: pl.Series, idf: pl.DataFrame, column: pl.DataFrame, default_idf: float
-) -> sparse.csr_matrix:
+def unit_rows(terms: pl.DataFrame, docs: pl.Series, idf: pl.DataFrame, column: pl.DataFrame) -> sparse.csr_matrix:
+    """L2-normalised tf-idf rows for `docs` (in their order) over a shared column space (`term`, `col`).
+
+    Terms missing from `idf` (new since the model was fitted) weigh as the rarest known term.
+    """
+    default_idf = float(idf["idf"].max()) if idf.height else 1.0
     positions = pl.DataFrame({"doc": docs, "row": np.arange(len(docs), dtype=np.int64)})
     weighted = (
         terms.join(positions, on="doc", how="inner")
         .join(idf, on="term", how="left")
-        .join(column, on="term", how="left")
+        .join(column, on="term", how="inner")
         .with_columns(
             ((pl.col("tf").cast(pl.Float64).log() + 1.0) * pl.col("idf").fill_null(default_idf)).alias("w")
         )

@@ -536,7 +536,7 @@ def extracts_table(extracts: pl.DataFrame, period: Period, config: ReportConfig,
         "extracts", "Extracts received", ["Source", "Cadence", "Extracts dated in the period", "Expected",
                                           "Longest wait", "Gaps", "Extracts quarantined whole"],
         rows,
-        note="An extract's date is that of its latest record. A gap is a wait between consecutive extracts "
+        note="An extract's date is the date in its file name, else that of its latest record. A gap is a wait between consecutive extracts "
              "longer than the cadence plus a quarter (at least one day); waits are counted from the last "
              "extract before the period to the first after it (or the end of the data).",
     )
@@ -633,8 +633,6 @@ def build_report(inputs: ReportInputs, period: Period, config: ReportConfig) -> 
     )
     forces_frame = inputs.participating_forces
     forces = participating_in(period, forces_frame)
-    observed_categories = incidents["category"].fill_null("unknown").unique().to_list()
-    categories = _order(observed_categories, inputs.categories)
     prev, year_before = previous_period(period), year_earlier(period)
     earliest = incidents["incident_date"].min()
     history = period_sequence(period, earliest)
@@ -795,7 +793,7 @@ def capture_recapture_table(current: Cube, forces: list[str], config: ReportConf
     table = Table(
         "capture_recapture", "Incidents reported to neither: capture-recapture estimate",
         ["Force", "Known to CST (n1)", "Known to the force (n2)", "Known to both (m)", "Estimated total (N)",
-         "95% interval", "Estimated reported to neither", "95% interval "],
+         "95% interval", "Estimated reported to neither", "95% interval, neither"],
         rows,
         note="Chapman's estimator per force, for forces whose overlap is at least "
              f"{needed}. {INDEPENDENCE_CAVEAT}",
@@ -857,7 +855,7 @@ def methodology(config: ReportConfig, publication: dict[str, Any]) -> list[tuple
                                "shown only when every count they come from is visible. Counts of extract files "
                                "and waits in days are not about people and are not suppressed. The report holds "
                                "no free text, no reference numbers and no personal data."),
-        ("Data quality", "An extract's date is that of its latest record. Linkage quality is measured on the "
+        ("Data quality", "An extract's date is the date in its file name, else that of its latest record. Linkage quality is measured on the "
                          "pairs people reviewed, against the status the model gives each pair on its own."),
         ("Source of the figures", f"The published database of run {publication.get('run_id', '?')} "
                                   f"(data as of {as_of}, code {publication.get('code_version') or 'unknown'})."),

@@ -33,7 +33,9 @@ columns and stays ingestible:
   postcode                                            district only (M7 4AB -> M7)
   victim names used for counting (JSON persons)       [NAME] per person
   free text (descriptions, MO, narratives)            redacted ([NAME], [PHONE], ...)
-  other mapped columns (dates, codes, status, ...)    kept
+  dates and times                                     kept if they read as dates, else emptied
+  other mapped columns (codes, category, status, ...) kept, through the same redaction (a value
+                                                      that is the record's own name etc. goes)
   columns the mapping does not know                   emptied
 
 Rows the reader cannot parse are left out (and counted); extra sheets of a
@@ -235,6 +237,9 @@ def cmd_anonymise(args: argparse.Namespace) -> int:
     from transforms.anonymise import DISTRICT, EMPTY, NAMES, REDACT, STREET
 
     print(f"anonymised {source} -> {target} ({mapping.id}, {mapping.format}): {written} row(s)")
+    changed = result.changed_cells
+    if changed:
+        print(f"  {changed} value(s) of kept columns removed (personal values, or not a date in a date column)")
     if left_out:
         print(f"  {left_out} unreadable row(s) left out")
     for label, action in (("redacted", REDACT), ("emptied", EMPTY), ("street only", STREET),

@@ -45,7 +45,7 @@ def cmd_exchange(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         with run_lock(settings.home):
-            result = write_exchange_pack(settings, args.partner, period, args.force)
+            result = write_exchange_pack(settings, args.partner.lower(), period, args.force and args.force.lower())
     except RunLockedError as error:
         print(f"incidents exchange: {error}", file=sys.stderr)
         return 75

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -60,11 +61,8 @@ def _serve(settings, config: str | None, api_url: str) -> int:  # noqa: ANN001
     ui = api_url.removesuffix("/api")
     print(f"serving {scheduling.FULL_NAME}; runs and their artifacts: {ui}/runs  (Ctrl-C stops and pauses the schedule)")
     print(f"  run a night now: PREFECT_API_URL={api_url} prefect deployment run '{scheduling.FULL_NAME}'")
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        try:
-            scheduling.serve_nightly(settings, config)
-        except KeyboardInterrupt:
-            pass
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), contextlib.suppress(KeyboardInterrupt):
+        scheduling.serve_nightly(settings, config)
     return 0
 
 

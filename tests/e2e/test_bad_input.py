@@ -595,3 +595,36 @@ def test_a_folder_no_force_is_configured_for_is_reported(area, capsys):
     run()  # seen again: still one entry, last_seen moves
     assert query(home, "select count(*) from landing_issues") == [(1,)]
     assert_nowhere(PLANTED, home, area["prefect"])
+
+
+def test_one_gx_run_for_several_files_quarantines_what_file_by_file_does():
+    """`prepared_files` (a source's new files validated together) gives each file its own outcome."""
+    from flows.config import Settings
+    from flows.landing import LandedFile
+    from flows.nightly import prepared_file, prepared_files
+
+    settings = Settings()
+    key = bytes(range(32))
+    groups = {
+        "police/gmp": [missing_required_column(), truncated_mid_row(), unordered_range(), duplicate_ref(), junk()],
+        "cst": [missing_ref(), unparseable_date(), future_date(), unknown_category(), bad_postcode(),
+                megabyte_field(), header_only()],
+    }
+    for folder, cases in groups.items():
+        mapping = settings.mappings[folder]
+        items = [(LandedFile(case.key, len(case.data), 0.0), case.data) for case in cases]
+        items.append((LandedFile(f"{folder}/good.csv", 0, 0.0), (SAMPLES / (
+            GOOD_FILES[0] if folder == "cst" else GOOD_FILES[1])).read_bytes()))
+        together = prepared_files(mapping.id, items, mapping, settings.reference_data, key)
+        alone = [prepared_file(mapping.id, f, d, mapping, settings.reference_data, key) for f, d in items]
+        for case, batch, single in zip([*cases, None], together, alone, strict=True):
+            records = [(q["source_row"], q["rule"], q["reason"]) for q in batch.quarantined]
+            assert records == [(q["source_row"], q["rule"], q["reason"]) for q in single.quarantined]
+            assert [q["record_key"] for q in batch.quarantined] == [q["record_key"] for q in single.quarantined]
+            assert sorted(records, key=str) == sorted(case.expected if case else [], key=str)
+            if single.staged is None:
+                assert batch.staged is None
+            else:
+                assert batch.staged.equals(single.staged) and batch.pseudonyms.equals(single.pseudonyms)
+        entries = [entry for item in together for entry in item.validation_results]
+        assert sum(1 for e in entries if e["label"].endswith(" files")) == 2  # raw and staging suites

@@ -90,16 +90,23 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> dict:
         nightly()
         nightly_seconds = time.perf_counter() - started
         settings = Settings(home=home)
-        with Warehouse(settings.warehouse_path) as warehouse:  # a reviewer's decisions, then re-publish
+        with Warehouse(settings.warehouse_path) as warehouse:
+            # A review queue and a reviewer's decisions, then re-publish. At this size the model
+            # leaves (almost) nothing in review, so 14 matched pairs are put in the review band
+            # (probability 0.45): 8 stay in the queue, 6 are decided; 12 matched pairs are decided too.
+            in_review = warehouse.scalar("select count(*) from link_pairs where status = 'review'")
             pairs = warehouse.query(
-                "select report_key, crime_key, status from link_pairs where status in ('review', 'matched') "
-                "order by status, report_key, crime_key"
-            )
-            review = pairs.filter(pl.col("status") == "review").head(14).to_dicts()
-            matched = pairs.filter(pl.col("status") == "matched").head(12).to_dicts()
-            for i, row in enumerate(review):
+                "select report_key, crime_key from link_pairs where status = 'matched' "
+                "order by report_key, crime_key limit 26"
+            ).to_dicts()
+            for row in pairs[:14]:
+                warehouse.execute(
+                    "update link_pairs set status = 'review', match_probability = 0.45 "
+                    "where report_key = ? and crime_key = ?", [row["report_key"], row["crime_key"]],
+                )
+            for i, row in enumerate(pairs[8:14]):
                 record_decision(warehouse, row, "accept" if i % 2 else "reject", "tester", None)
-            for i, row in enumerate(matched):
+            for i, row in enumerate(pairs[14:]):
                 record_decision(warehouse, row, "reject" if i == 0 else "accept", "tester", None)
             run_id = warehouse.scalar("select max(run_id) from runs where status = 'succeeded'")
             publish_locally(warehouse, settings, run_id)
@@ -112,7 +119,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "home": home, "db": settings.published_path, "html": reports / f"{PERIOD}.html",
         "pdf": reports / f"{PERIOD}.pdf", "span_html": reports / "2026-01-01_2026-03-31.html",
-        "span_pdf": reports / "2026-01-01_2026-03-31.pdf", "seconds": report_seconds,
+        "span_pdf": reports / "2026-01-01_2026-03-31.pdf", "seconds": report_seconds, "in_review": in_review,
     }
 
 
@@ -276,11 +283,15 @@ def test_data_quality_equals_the_published_tables(reported) -> None:
                       "where source_id = 'cst' and extracts_quarantined > 0")
     assert whole.rows() == [(date(2026, 4, 1), "file name")]
     assert row_of(tables["extracts"], "CST")["Extracts quarantined whole"] == "1"
-    reviewed = query(db, "select model_status, decision, sum(pairs)::bigint as n from data_quality_linkage group by all")
-    assert reviewed["n"].sum() == 26
+    assert sum(queue.values()) == reported["in_review"] + 8
+    reviewed = dict(query(db, "select model_status || ' ' || decision, sum(pairs)::bigint from data_quality_linkage "
+                              "group by all").iter_rows())
+    assert reviewed == {"review accept": 3, "review reject": 3, "matched accept": 11, "matched reject": 1}
     quality = row_of(tables["linkage_quality"], "All reviewed pairs")
-    assert check(quality["Reviewed"], 26)
-    assert check(quality["Accepted"], reviewed.filter(pl.col("decision") == "accept")["n"].sum())
+    assert check(quality["Reviewed"], 18)
+    assert check(quality["Accepted"], 14)
+    assert check(quality["Matched by the model"], 12)
+    assert quality["Precision"] in (MARKER, "92%")  # 11 / 12
 
 
 def test_suppression_holds_in_every_rendered_table_and_chart_label(reported) -> None:

@@ -9,7 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from expectations.validation import validate_extract, validate_staged
+from expectations.validation import (
+    validate_extract,
+    validate_extracts,
+    validate_staged,
+    validate_staged_frames,
+)
 from flows.config import Settings
 from flows.readers import read_extract
 from transforms.mapping import load_mapping
@@ -141,6 +146,41 @@ def test_staged_suite_catches_a_broken_standardisation(reference):
     ]
     checked = validate_staged(staged.drop("offence_code"), mapping, now=NOW)
     assert checked.file_failures == [("staged_columns_present", "standardised columns missing: offence_code")]
+
+
+def test_a_stack_of_files_gives_each_file_the_outcome_it_has_alone(reference):
+    mapping = load_mapping("builtin:gmp")
+    duplicated = with_values(gmp(), 1, RECORD_STATUS="MAYBE")
+    duplicated = with_values(duplicated, 3, CRIME_REF="GMP/26/0100006")  # twice in this file
+    clean_same_refs = gmp()  # the same references as the file above: unique within each file
+    no_status = gmp().drop("RECORD_STATUS")
+    no_rows = gmp().head(0)
+    late = with_values(gmp(), 2, COMMITTED_FROM="2099-01-01 10:00:00", COMMITTED_TO="2099-01-01 10:00:00")
+    raws = [duplicated, clean_same_refs, no_status, no_rows, late]
+    labels = [f"police/gmp/f{i}.csv" for i in range(len(raws))]
+    stacked, entries = validate_extracts(raws, mapping, reference, now=NOW, labels=labels)
+    alone = [validate_extract(raw, mapping, reference, now=NOW) for raw in raws]
+    for together, single in zip(stacked, alone, strict=True):
+        assert together.file_failures == single.file_failures
+        assert together.row_failures.rows() == single.row_failures.rows()
+    assert failures(stacked[0]) == [
+        (1, "status_known", "column 'RECORD_STATUS' is not one of the statuses confirmed, cancelled"),
+        (2, "ref_unique_in_file", "the reference in column 'CRIME_REF' appears more than once in this file"),
+        (3, "ref_unique_in_file", "the reference in column 'CRIME_REF' appears more than once in this file"),
+    ]
+    assert failures(stacked[1]) == []
+    assert stacked[2].file_failures == [("required_columns_present", "required columns missing: RECORD_STATUS")]
+    assert stacked[3].file_failures == [("file_has_rows", "the file has no data rows")]
+    assert [r[:2] for r in failures(stacked[4])] == [(2, "occurred_from_in_range"), (2, "occurred_to_in_range")]
+    # one GX run for the three complete files, one each for the two others
+    assert [entry["label"] for entry in entries] == ["gmp: 3 files", labels[2], labels[3]]
+    assert entries[0]["result"]["meta"]["files"] == [labels[0], labels[1], labels[4]]
+
+    staged = [staged_police_crimes(raw, mapping, reference, KEY) for raw in (clean_same_refs, late)]
+    staged[1] = staged[1].with_columns(pl.lit("maybe").alias("status"))
+    checked, entries = validate_staged_frames(staged, mapping, now=NOW)
+    assert failures(checked[0]) == [] and len(entries) == 1
+    assert [r[:2] for r in failures(checked[1])] == [(n, "staged_status_known") for n in (1, 2, 3)]
 
 
 def test_results_for_data_docs_carry_no_values(reference):

@@ -215,7 +215,7 @@ def test_the_configured_retention_is_applied_by_the_nightly_run_and_old_files_do
     assert run["records_purged"][0] == expected.height
     purge = _frame(wh, "select * from purges")
     assert purge["requested_by"].to_list() == ["nightly"] and purge["run_id"][0] == run["run_id"][0]
-    assert _frame(state["published"], f"select count(*) as n from incident_counts where month < date '{cutoff}'")["n"][0] == 0
+    assert _frame(state["published"], f"select count(*) as n from incidents where incident_date < date '{cutoff}'")["n"][0] == 0
     left = _frame(wh, "select count(*) as n from stg_cst_report_versions")["n"][0]
 
     # the old extracts are still in the landing area: a night without retention does not reload them

@@ -13,6 +13,8 @@ from flows.commands.anonymise import anonymise_file
 from flows.config import Settings
 from flows.readers import read_extract
 from transforms.anonymise import (
+    CHECKED,
+    DATE,
     DISTRICT,
     EMPTY,
     KEEP,
@@ -53,8 +55,9 @@ def test_column_actions_follow_the_mapping():
     actions = column_actions(["CRIME_REF", "LOCATION", "POSTCODE", "VICTIM_NAME", "MO_TEXT", "BEAT", "OFFENCE_CODE"], mapping)
     assert actions == {
         "CRIME_REF": KEEP, "LOCATION": STREET, "POSTCODE": DISTRICT, "VICTIM_NAME": EMPTY,
-        "MO_TEXT": REDACT, "BEAT": EMPTY, "OFFENCE_CODE": KEEP,
+        "MO_TEXT": REDACT, "BEAT": EMPTY, "OFFENCE_CODE": CHECKED,
     }
+    assert column_actions(["COMMITTED_FROM"], mapping) == {"COMMITTED_FROM": DATE}
     assert column_actions(["persons.victim.name", "persons.witness.name"], load_mapping("builtin:wyp")) == {
         "persons.victim.name": NAMES, "persons.witness.name": EMPTY,
     }
@@ -136,3 +139,19 @@ def test_command_writes_output_and_refuses_bad_input(tmp_path, capsys):
     not_gmp.write_text("a,b\n1,2\n")
     assert main(["anonymise", str(not_gmp), str(tmp_path / "y.csv"), "--source", "gmp"]) == 1
     assert main(["anonymise", str(FILES["gmp"]), str(FILES["gmp"]), "--source", "gmp"]) == 2
+
+
+def test_kept_columns_lose_a_personal_value_typed_into_them():
+    mapping = load_mapping("builtin:gmp")
+    frame = raw("gmp").with_columns(
+        pl.when(pl.col("_row") == 1).then(pl.lit("Zqxaaa Wvpaaa")).otherwise(pl.col("COMMITTED_FROM")).alias("COMMITTED_FROM"),
+        pl.when(pl.col("_row") == 2).then(pl.lit("Jane Wvpaab")).otherwise(pl.col("RECORD_STATUS")).alias("RECORD_STATUS"),
+        pl.when(pl.col("_row") == 2).then(pl.lit("Jane Wvpaab")).otherwise(pl.col("VICTIM_NAME")).alias("VICTIM_NAME"),
+    )
+    result = anonymised_extract(frame, mapping)
+    out = result.frame
+    assert out["COMMITTED_FROM"][0] is None
+    assert out["COMMITTED_FROM"][1:].to_list() == frame["COMMITTED_FROM"][1:].to_list()
+    assert "Wvpaab" not in str(out["RECORD_STATUS"][1])
+    assert out["RECORD_STATUS"][2:].to_list() == frame["RECORD_STATUS"][2:].to_list()
+    assert result.changed_cells == 2

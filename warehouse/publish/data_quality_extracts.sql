@@ -1,9 +1,11 @@
 -- Extracts received per source and extract date: counts only (no file names,
--- hashes, references or values). The extract date is the date of the latest
--- record the extract holds (CST: reported or last updated; police: reported),
--- never after the day it was first seen; else a date in its file name
--- (YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD); else the day it was first seen. Gaps in a
--- sender's cadence are the days between its consecutive extract dates.
+-- hashes, references or values). The extract date is the last full date in the
+-- file's name (YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD) when it is not after the day
+-- the file was first seen; else the date of the latest record it holds (CST:
+-- reported or last updated; police: reported), capped at that day; else the
+-- day it was first seen. The name comes first because a small extract may hold
+-- only re-sent old records. Gaps in a sender's cadence are the days between
+-- its consecutive extract dates.
 -- The extract-date rule is repeated in data_quality_quarantine.sql: keep them equal.
 
 with
@@ -43,26 +45,37 @@ quarantined_rows as (
     group by file_hash
 ),
 
-dated as (
+named as (
     select
-        files.source_id,
-        files.status,
-        files.rows_read,
-        files.rows_loaded,
-        coalesce(quarantined_rows.rows_quarantined, 0) as rows_quarantined,
+        files.*,
         cast(files.first_seen as date) as received_date,
-        least(record_dates.latest_record_date, cast(files.first_seen as date)) as record_date,
         cast(try_strptime(
             regexp_replace(
-                regexp_extract(
+                regexp_extract_all(
                     regexp_extract(files.file_key, '[^/]+$'),
                     '(20[0-9]{2}[-_]?[01][0-9][-_]?[0-3][0-9])', 1
-                ),
+                )[-1],
                 '[-_]', '', 'g'
             ),
             '%Y%m%d'
         ) as date) as name_date
     from files
+),
+
+dated as (
+    select
+        named.source_id,
+        named.status,
+        named.rows_read,
+        named.rows_loaded,
+        coalesce(quarantined_rows.rows_quarantined, 0) as rows_quarantined,
+        named.received_date,
+        case when named.name_date <= named.received_date then named.name_date end as name_date,
+        -- least() skips nulls in DuckDB: an extract without records has no record date
+        case when record_dates.latest_record_date is not null
+            then least(record_dates.latest_record_date, named.received_date)
+        end as record_date
+    from named
     left join record_dates using (file_hash)
     left join quarantined_rows using (file_hash)
 ),
@@ -70,10 +83,10 @@ dated as (
 final as (
     select
         source_id,
-        coalesce(record_date, name_date, received_date) as extract_date,
+        coalesce(name_date, record_date, received_date) as extract_date,
         case
-            when record_date is not null then 'records'
             when name_date is not null then 'file name'
+            when record_date is not null then 'records'
             else 'received'
         end as extract_date_basis,
         received_date,

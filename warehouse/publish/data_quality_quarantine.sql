@@ -31,24 +31,34 @@ record_dates as (
     select * from police_record_dates
 ),
 
-extract_dates as (
+named as (
     select
         files.file_hash,
-        coalesce(
-            least(record_dates.latest_record_date, cast(files.first_seen as date)),
-            cast(try_strptime(
-                regexp_replace(
-                    regexp_extract(
-                        regexp_extract(files.file_key, '[^/]+$'),
-                        '(20[0-9]{2}[-_]?[01][0-9][-_]?[0-3][0-9])', 1
-                    ),
-                    '[-_]', '', 'g'
-                ),
-                '%Y%m%d'
-            ) as date),
-            cast(files.first_seen as date)
-        ) as extract_date
+        cast(files.first_seen as date) as received_date,
+        cast(try_strptime(
+            regexp_replace(
+                regexp_extract_all(
+                    regexp_extract(files.file_key, '[^/]+$'),
+                    '(20[0-9]{2}[-_]?[01][0-9][-_]?[0-3][0-9])', 1
+                )[-1],
+                '[-_]', '', 'g'
+            ),
+            '%Y%m%d'
+        ) as date) as name_date
     from files
+),
+
+extract_dates as (
+    select
+        named.file_hash,
+        coalesce(
+            case when named.name_date <= named.received_date then named.name_date end,
+            case when record_dates.latest_record_date is not null
+                then least(record_dates.latest_record_date, named.received_date)
+            end,
+            named.received_date
+        ) as extract_date
+    from named
     left join record_dates using (file_hash)
 ),
 

@@ -82,3 +82,15 @@ create table if not exists link_runs (
     seconds double,
     finished_at timestamp not null
 );
+
+-- Keyed crime-number tokens, indexed once instead of unnested from the staging
+-- views every night: live crimes' own tokens, and the tokens CST reports cite.
+create table if not exists link_crime_tokens (
+    token varchar not null,
+    crime_key varchar not null
+);
+
+create table if not exists link_cited_tokens (
+    token varchar not null,
+    report_key varchar not null
+);

@@ -1,0 +1,232 @@
+"""Benchmark: how `incidents nightly` grows with the data (1x, 10x, 100x the default demo data).
+
+For each scale the demo generator writes `scale x 6,450` incidents (same places and
+period, denser). The newest file of every source that sends more than two files is
+held back as "tonight's delivery". Then, as separate `incidents nightly` processes
+against one Prefect server (as under `incidents serve`):
+
+    full run          everything but tonight's files, into an empty state folder
+    incremental night tonight's files added
+    no-change night   nothing new
+
+Each reports wall time and the run's peak memory (RSS of the `incidents` process),
+and the time spent in each step (Prefect task runs). A scale whose predicted full
+run (linear in the data, from the previous scale) exceeds --budget seconds, or
+whose predicted peak memory exceeds 60% of the memory available, is skipped and
+reported as such.
+
+    .venv/bin/python benchmarks/scale.py [--scales 1,10,100] [--budget 1800] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._measure import measure  # noqa: E402
+from flows.scheduling import prefect_server  # noqa: E402
+
+DEFAULT_INCIDENTS = 6450
+STEPS = ["list_landing", "prepare_source", "load_prepared", "link_records", "build_marts", "publish_incidents"]
+
+
+@dataclass
+class Night:
+    seconds: float
+    peak_mb: float
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Scale:
+    scale: int
+    incidents: int
+    files: int = 0
+    landing_mb: float = 0.0
+    generate_seconds: float = 0.0
+    cst_versions: int = 0
+    police_versions: int = 0
+    tonight_files: int = 0
+    warehouse_mb: float = 0.0
+    full: Night | None = None
+    incremental: Night | None = None
+    unchanged: Night | None = None
+    skipped: str | None = None
+
+
+def hold_back_tonight(landing: Path, tonight: Path) -> int:
+    """Move the newest file of each source folder with more than two files to `tonight`."""
+    moved = 0
+    for folder in sorted({p.parent for p in landing.rglob("*") if p.is_file()}):
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        if len(files) > 2:
+            target = tonight / files[-1].relative_to(landing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(files[-1], target)
+            moved += 1
+    return moved
+
+
+def step_seconds(api_url: str, started_after: float) -> dict[str, float]:
+    """Seconds per task (summed over task runs) of the latest flow run, from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        [flow_run] = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+    out: dict[str, float] = {}
+    for run in runs:
+        name = run.task_key.split("-")[0] if run.task_key else run.name.rsplit("-", 1)[0]
+        name = next((s for s in STEPS if name.startswith(s) or run.name.startswith(s)), name)
+        duration = run.total_run_time.total_seconds() if run.total_run_time else 0.0
+        # concurrent sources: report the slowest, which is what the run waits for
+        out[name] = max(out.get(name, 0.0), duration) if name == "prepare_source" else out.get(name, 0.0) + duration
+    out["flow"] = flow_run.total_run_time.total_seconds() if flow_run.total_run_time else 0.0
+    return out
+
+
+def available_mb() -> float:
+    """MemAvailable from /proc/meminfo (Linux), in MB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("inf")
+
+
+def night(incidents: str, env: dict[str, str], api_url: str) -> Night:
+    started = time.time()
+    measured = measure([incidents, "nightly"], env)
+    return Night(measured.seconds, measured.peak_mb, step_seconds(api_url, started))
+
+
+def run_scale(scale: int, root: Path, api_url: str, keep: bool) -> Scale:
+    incidents = str(Path(sys.executable).parent / "incidents")
+    result = Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale)
+    base = root / f"x{scale}"
+    landing, tonight, home = base / "landing", base / "tonight", base / "home"
+    env = {
+        **os.environ,
+        "INCIDENTS_LANDING": str(landing),
+        "INCIDENTS_HOME": str(home),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(base / "prefect-client"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("INCIDENTS_CONFIG", None)
+    started = time.perf_counter()
+    gen = measure([incidents, "demo-data", "--out", str(landing), "--truth", str(base / "truth"),
+                   "--incidents", str(result.incidents)], env)
+    result.generate_seconds = gen.seconds
+    del started
+    files = [p for p in landing.rglob("*") if p.is_file()]
+    result.files = len(files)
+    result.landing_mb = sum(p.stat().st_size for p in files) / 1e6
+    result.tonight_files = hold_back_tonight(landing, tonight)
+    print(f"  x{scale}: {result.files} files, {result.landing_mb:.1f} MB, generated in {gen.seconds:.0f} s", flush=True)
+
+    result.full = night(incidents, env, api_url)
+    print(f"  x{scale}: full run {result.full.seconds:.1f} s, {result.full.peak_mb:.0f} MB", flush=True)
+    for path in tonight.rglob("*"):
+        if path.is_file():
+            target = landing / path.relative_to(tonight)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+    result.incremental = night(incidents, env, api_url)
+    print(f"  x{scale}: incremental night {result.incremental.seconds:.1f} s, {result.incremental.peak_mb:.0f} MB",
+          flush=True)
+    result.unchanged = night(incidents, env, api_url)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        result.cst_versions, result.police_versions = con.execute(
+            "select (select count(*) from stg_cst_report_versions), (select count(*) from stg_police_crime_versions)"
+        ).fetchone()
+    finally:
+        con.close()
+    result.warehouse_mb = (home / "warehouse.duckdb").stat().st_size / 1e6
+    if not keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return result
+
+
+def table(results: list[Scale]) -> str:
+    base = next((r for r in results if r.full), None)
+    lines = [
+        "| scale | incidents | files | landing MB | row versions | full run s | full peak MB | "
+        "incremental s | incr. peak MB | no-change s | time vs 1x | memory vs 1x |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.full is None:
+            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | |")
+            continue
+        rows = r.cst_versions + r.police_versions
+        grow_t = r.full.seconds / base.full.seconds if base else 1
+        grow_m = r.full.peak_mb / base.full.peak_mb if base else 1
+        lines.append(
+            f"| {r.scale}x | {r.incidents} | {r.files} | {r.landing_mb:.1f} | {rows} | {r.full.seconds:.1f} | "
+            f"{r.full.peak_mb:.0f} | {r.incremental.seconds:.1f} | {r.incremental.peak_mb:.0f} | "
+            f"{r.unchanged.seconds:.1f} | {grow_t:.1f}x | {grow_m:.1f}x |"
+        )
+    lines.append("")
+    lines.append("Seconds per step (full run / incremental night):")
+    for r in results:
+        if r.full is None:
+            continue
+        parts = [f"{s} {r.full.steps.get(s, 0):.1f}/{r.incremental.steps.get(s, 0):.1f}" for s in STEPS]
+        lines.append(f"  {r.scale}x: " + ", ".join(parts) + f"; flow {r.full.steps.get('flow', 0):.1f}/"
+                     f"{r.incremental.steps.get('flow', 0):.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scales", default="1,10,100")
+    parser.add_argument("--budget", type=float, default=1800.0,
+                        help="skip a scale whose full run is predicted (linearly) to exceed this many seconds")
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and state folders")
+    args = parser.parse_args()
+    scales = [int(s) for s in args.scales.split(",")]
+    results: list[Scale] = []
+    with tempfile.TemporaryDirectory(prefix="incidents-scale-") as tmp:
+        root = Path(tmp)
+        with prefect_server(root / "prefect-server", log=root / "prefect-server.log") as api_url:
+            for scale in scales:
+                done = [r for r in results if r.full]
+                if done:
+                    last = done[-1]
+                    predicted = last.full.seconds * scale / last.scale
+                    memory = last.full.peak_mb * scale / last.scale
+                    reason = None
+                    if predicted > args.budget:
+                        reason = f"predicted {predicted:.0f} s > budget {args.budget:.0f} s"
+                    elif memory > 0.6 * available_mb():
+                        reason = f"predicted peak {memory / 1024:.0f} GB > 60% of available memory"
+                    if reason:
+                        skipped = Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale, skipped=reason)
+                        results.append(skipped)
+                        print(f"  x{scale}: {skipped.skipped}", flush=True)
+                        continue
+                results.append(run_scale(scale, root, api_url, args.keep))
+    print(table(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps([asdict(r) for r in results], indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

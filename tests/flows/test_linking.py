@@ -1,0 +1,200 @@
+"""The linkage step against a real DuckDB warehouse: incremental nights, corrections, cancellations, reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.linkage import prepared_data
+from benchmarks.linkage_data import pairwise_quality, truth_pairs
+from flows.commands.review import record_decision
+from flows.linking import _query, link_records, link_warehouse
+from transforms.linkage_resolve import components
+from warehouse.run import Warehouse
+
+PAIRS = ["report_key", "crime_key"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return prepared_data(tmp_path_factory.mktemp("linking"), incidents=1500, seed=3, density=1.0)
+
+
+@pytest.fixture(scope="module")
+def night(data: Path) -> list[int]:
+    files = pl.read_parquet(data / "files.parquet")
+    return files.filter(pl.col("day") == files["day"].max())["ingest_seq"].to_list()
+
+
+def warehouse_with(path: Path, data: Path, exclude: list[int] | None = None, only: list[int] | None = None) -> Warehouse:
+    warehouse = Warehouse(path)
+    warehouse.migrate()
+    for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+        versions = pl.read_parquet(data / f"{name}.parquet")
+        if exclude:
+            versions = versions.filter(~pl.col("ingest_seq").is_in(exclude))
+        if only is not None:
+            versions = versions.filter(pl.col("ingest_seq").is_in(only))
+        with warehouse.transaction():
+            warehouse.insert(table, versions)
+    return warehouse
+
+
+def link(warehouse: Warehouse, run_id: str, full: bool = False):
+    with warehouse.transaction():
+        return link_warehouse(warehouse, run_id, full=full)
+
+
+def pairs(warehouse: Warehouse) -> pl.DataFrame:
+    return _query(warehouse, "select * from link_pairs order by report_key, crime_key")
+
+
+def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    columns = [*PAIRS, "status", "match_probability"]
+    joined = before.select(columns).join(after.select(columns), on=PAIRS, how="full", coalesce=True)
+    return joined.filter(
+        (pl.col("status") != pl.col("status_right"))
+        | pl.col("status").is_null()
+        | pl.col("status_right").is_null()
+        | ((pl.col("match_probability") - pl.col("match_probability_right")).abs() > 1e-9)
+    )
+
+
+def assert_only_touched_components_changed(after: pl.DataFrame, changed: pl.DataFrame, touched: set[str]) -> None:
+    """Every changed pair lies in a component of the (report, group) graph holding a touched record."""
+    graph = after.select(*PAIRS, "police_incident_id", "match_probability")
+    labels = dict(components(graph, 0.3).iter_rows())
+    touched_groups = set(after.filter(pl.col("crime_key").is_in(list(touched)))["police_incident_id"].to_list())
+    touched_components = {labels[n] for n in touched | touched_groups if n in labels}
+    groups = dict(after.select("crime_key", "police_incident_id").unique().iter_rows())
+    for report, crime in changed.select(PAIRS).iter_rows():
+        if report in touched or crime in touched:
+            continue
+        component = labels.get(report, labels.get(groups.get(crime)))
+        assert component in touched_components, (report, crime)
+
+
+def test_full_link_then_a_night_without_changes_changes_nothing(tmp_path, data):
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        first = link(warehouse, "r1")
+        assert first.mode == "full" and first.matched > 0
+        before = pairs(warehouse)
+        again = link(warehouse, "r2")
+        assert again.mode == "unchanged" and again.pairs_scored == 0
+        assert_frame_equal(before, pairs(warehouse))
+        runs = _query(warehouse, "select mode from link_runs order by finished_at")["mode"].to_list()
+        assert runs == ["full", "unchanged"]
+        model = _query(warehouse, "select method, settings_json, parameters_json from link_model_runs").row(0, named=True)
+        assert model["method"] == "ecm" and "comparisons" in model["parameters_json"]
+
+
+def test_one_new_day_is_linked_incrementally_and_nothing_else_moves(tmp_path, data, night):
+    with warehouse_with(tmp_path / "w.duckdb", data, exclude=night) as warehouse:
+        link(warehouse, "before")
+        before = pairs(warehouse)
+        new_reports = set(pl.read_parquet(data / "cst_v.parquet").filter(pl.col("ingest_seq").is_in(night))["report_key"])
+        new_crimes = set(pl.read_parquet(data / "police_v.parquet").filter(pl.col("ingest_seq").is_in(night))["crime_key"])
+        for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+            with warehouse.transaction():
+                warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
+        summary = link(warehouse, "night")
+        assert summary.mode == "incremental"
+        assert summary.changed_reports + summary.changed_crimes == len(new_reports | new_crimes)
+        after = pairs(warehouse)
+        assert_only_touched_components_changed(after, changed_rows(before, after), new_reports | new_crimes)
+        assert link(warehouse, "again").mode == "unchanged"
+    # the same as linking everything at once, with the same model
+    with warehouse_with(tmp_path / "all.duckdb", data) as everything:
+        link(everything, "all")
+        full = pairs(everything).select(*PAIRS, "status")
+    agree = full.join(after.select(*PAIRS, "status"), on=PAIRS, how="inner").filter(
+        pl.col("status") == pl.col("status_right")
+    ).height
+    assert agree / full.filter(pl.col("status") != "rejected").height > 0.97
+
+
+def _new_version(data: Path, crime_key: str, **changes) -> pl.DataFrame:
+    versions = pl.read_parquet(data / "police_v.parquet")
+    latest = versions.filter(pl.col("crime_key") == crime_key).sort("ingest_seq").tail(1)
+    return latest.with_columns(
+        pl.lit("f" * 64).alias("file_hash"), pl.lit(versions["ingest_seq"].max() + 1).alias("ingest_seq"),
+        *[pl.lit(v).alias(k) for k, v in changes.items()],
+    )
+
+
+def test_a_correction_reopens_exactly_the_pairs_it_affects(tmp_path, data):
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        link(warehouse, "r1")
+        before = pairs(warehouse)
+        crime = before.filter(pl.col("status") == "matched")["crime_key"][0]
+        with warehouse.transaction():
+            warehouse.insert("stg_police_crime_versions", _new_version(data, crime, offence_code="58A",
+                                                                       offence_category="Damage & Desecration"))
+        summary = link(warehouse, "correction")
+        assert (summary.mode, summary.changed_crimes, summary.changed_reports) == ("incremental", 1, 0)
+        after = pairs(warehouse)
+        assert_only_touched_components_changed(after, changed_rows(before, after), {crime})
+
+
+def test_a_cancellation_voids_the_crimes_pairs(tmp_path, data):
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        link(warehouse, "r1")
+        matched = pairs(warehouse).filter(pl.col("status") == "matched")
+        crime = matched["crime_key"][1]
+        with warehouse.transaction():
+            warehouse.insert("stg_police_crime_versions", _new_version(data, crime, status="cancelled"))
+        link(warehouse, "cancel")
+        its = pairs(warehouse).filter(pl.col("crime_key") == crime)
+        assert its.height >= 1
+        assert set(its["status"]) == {"rejected"} and set(its["reason"]) == {"cancelled"}
+
+
+def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(tmp_path, data):
+    truth = truth_pairs(data / "truth", pl.read_parquet(data / "refs.parquet"), pl.read_parquet(data / "police.parquet"))
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        link(warehouse, "r1")
+        held = pairs(warehouse)
+        accept = held.filter((pl.col("status") == "rejected") & (pl.col("reason").is_null())).row(0, named=True)
+        reject = held.filter(pl.col("status") == "matched").row(0, named=True)
+        with warehouse.transaction():
+            record_decision(warehouse, accept, "accept", "tester", None, datetime(2030, 1, 1))
+            record_decision(warehouse, reject, "reject", "tester", None, datetime(2030, 1, 1))
+        link(warehouse, "after-review")
+
+        def status(row: dict) -> tuple[str, str]:
+            return pairs(warehouse).filter(
+                (pl.col("report_key") == row["report_key"]) & (pl.col("crime_key") == row["crime_key"])
+            ).select("status", "decided_by").row(0)
+
+        assert status(accept) == ("matched", "review")
+        assert status(reject) == ("rejected", "review")
+        # the accepted pair's crime is taken: no other report is matched to it
+        others = pairs(warehouse).filter((pl.col("crime_key") == accept["crime_key"]) & (pl.col("status") == "matched"))
+        assert others.height == 1
+        link(warehouse, "retrain", full=True)
+        assert status(accept) == ("matched", "review") and status(reject) == ("rejected", "review")
+        # enough reviewed pairs (here: decided from the ground truth) switch training to logistic regression
+        labelled = pairs(warehouse).join(truth.with_columns(pl.lit(True).alias("true")), on=PAIRS, how="left")
+        picks = pl.concat([
+            labelled.filter(pl.col("true").fill_null(False) & (pl.col("status") == "matched")).head(25),
+            labelled.filter(pl.col("true").is_null()).head(15),
+        ])
+        with warehouse.transaction():
+            for row in picks.iter_rows(named=True):
+                record_decision(warehouse, row, "accept" if row["true"] else "reject", "tester", None, datetime(2030, 1, 2))
+        summary = link(warehouse, "supervised")
+        assert summary.mode == "full"
+        method = _query(warehouse, "select method from link_model_runs order by created_at desc limit 1").item()
+        assert method == "logistic_regression"
+        quality = pairwise_quality(pairs(warehouse).filter(pl.col("status") == "matched"), truth)
+        assert quality["f1"] > 0.93
+
+
+def test_the_prefect_task_wraps_the_step(tmp_path, data):
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse, warehouse.transaction():
+        summary = link_records.fn(warehouse, None, "task-run")
+        assert summary.mode == "full"

@@ -1,0 +1,328 @@
+"""Linkage on tiny literal frames: blocking, comparisons, cardinality, review precedence, groups."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import polars as pl
+import pytest
+
+from transforms.linkage import (
+    comparison_vectors_for,
+    linkage_settings,
+    linked_pairs,
+    narrative_model,
+    police_incident_groups,
+)
+from transforms.linkage_compare import gamma
+from transforms.linkage_model import FittedModel, prior_model, score
+from transforms.linkage_resolve import DECISION_SCHEMA, resolved_pairs
+
+CST_DEFAULTS = {
+    "incident_time": None, "reported_date": None, "category": "Abusive Behaviour", "method": "verbal",
+    "location_type": "street", "victim_type": "individual", "street": None, "town": None,
+    "postcode_unit_key": None, "postcode_sector": None, "postcode_district": None, "postcode_area": None,
+    "force_id": "gmp", "reported_to_police": "yes", "cited_crime_ref_tokens": None,
+    "description_redacted": None, "offender_description_redacted": None,
+}
+POLICE_DEFAULTS = {
+    "force_id": "gmp", "crime_ref_tokens": ["x:0000000"], "offence_code": "9B",
+    "offence_category": "Abusive Behaviour", "occurred_to": None, "reported_date": None, "street": None,
+    "town": None, "postcode_unit_key": None, "postcode_sector": None, "postcode_district": None,
+    "postcode_area": None, "status": "confirmed", "summary_redacted": None, "victim_count": 1,
+}
+CST_SCHEMA = {
+    "report_key": pl.String, "incident_date": pl.Date, "incident_time": pl.Time, "reported_date": pl.Date,
+    "category": pl.String, "method": pl.String, "location_type": pl.String, "victim_type": pl.String,
+    "street": pl.String, "town": pl.String, "postcode_unit_key": pl.String, "postcode_sector": pl.String,
+    "postcode_district": pl.String, "postcode_area": pl.String, "force_id": pl.String,
+    "reported_to_police": pl.String, "cited_crime_ref_tokens": pl.List(pl.String),
+    "description_redacted": pl.String, "offender_description_redacted": pl.String,
+}
+POLICE_SCHEMA = {
+    "crime_key": pl.String, "force_id": pl.String, "crime_ref_tokens": pl.List(pl.String),
+    "offence_code": pl.String, "offence_category": pl.String, "occurred_from": pl.Datetime("us"),
+    "occurred_to": pl.Datetime("us"), "reported_date": pl.Date, "street": pl.String, "town": pl.String,
+    "postcode_unit_key": pl.String, "postcode_sector": pl.String, "postcode_district": pl.String,
+    "postcode_area": pl.String, "status": pl.String, "summary_redacted": pl.String, "victim_count": pl.Int32,
+}
+
+
+def cst(*rows: dict) -> pl.DataFrame:
+    return pl.DataFrame([{**CST_DEFAULTS, **row} for row in rows], schema=CST_SCHEMA)
+
+
+def police(*rows: dict) -> pl.DataFrame:
+    full = []
+    for row in rows:
+        row = {**POLICE_DEFAULTS, **row}
+        row["occurred_to"] = row["occurred_to"] or row["occurred_from"]
+        full.append(row)
+    return pl.DataFrame(full, schema=POLICE_SCHEMA)
+
+
+def place(unit: str, street: str) -> dict:
+    district = unit.split(" ")[0]
+    return {"postcode_unit_key": f"k:{unit}", "postcode_sector": unit[:-2], "postcode_district": district,
+            "postcode_area": district.rstrip("0123456789"), "street": street}
+
+
+def no_decisions() -> pl.DataFrame:
+    return pl.DataFrame(schema=DECISION_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def settings() -> dict:
+    return linkage_settings()
+
+
+def vectors(c: pl.DataFrame, p: pl.DataFrame, settings: dict) -> pl.DataFrame:
+    return comparison_vectors_for(c, p, settings, narrative_model(c, p, settings))
+
+
+def pairs_of(frame: pl.DataFrame) -> set[tuple[str, str]]:
+    return set(frame.select("report_key", "crime_key").iter_rows())
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def test_blocking_date_window_place_and_online(settings):
+    c = cst(
+        {"report_key": "R1", "incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road")},
+        {"report_key": "R2", "incident_date": date(2026, 3, 1), "method": "online", "location_type": "online",
+         "description_redacted": "targeted on Instagram: an anonymous account sent him antisemitic direct messages"},
+        {"report_key": "R3", "incident_date": date(2026, 5, 1), **place("M7 4AB", "Bury New Road")},
+    )
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 2, 28, 22), "occurred_to": datetime(2026, 3, 1, 6),
+         **place("M7 4AB", "Bury New Road")},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 2, 12),
+         "summary_redacted": "IP VIA SOCIAL MEDIA (INSTAGRAM). SUSP SENT ABUSIVE DIRECT MESSAGES TO IP."},
+        {"crime_key": "P3", "occurred_from": datetime(2026, 3, 1, 12), "force_id": "wyp",
+         **place("LS17 6AB", "Street Lane")},
+    )
+    found = pairs_of(vectors(c, p, settings))
+    assert ("R1", "P1") in found  # same unit, CST date inside the police range
+    assert ("R2", "P2") in found  # online: no place on either side, same force, a day apart
+    assert ("R3", "P1") not in found  # two months apart
+    assert ("R1", "P3") not in found and ("R2", "P3") not in found  # another force, another place
+
+
+def test_blocking_on_a_cited_crime_number_and_cancelled_crimes_left_out(settings):
+    c = cst({"report_key": "R1", "incident_date": date(2026, 3, 20), "cited_crime_ref_tokens": ["x:0101234"]})
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 12), "crime_ref_tokens": ["x:0101234"],
+         **place("M8 5PY", "Waterpark Road")},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 20, 12), "status": "cancelled",
+         **place("M8 5PY", "Waterpark Road")},
+    )
+    v = vectors(c, p, settings)
+    assert pairs_of(v) == {("R1", "P1")}
+    assert v[gamma("crime_ref")].to_list() == [0]
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def test_missing_is_missing_not_disagreement(settings):
+    c = cst({"report_key": "R1", "incident_date": date(2026, 3, 1), "street": "Bury New Road",
+             "description_redacted": "a man spat at him on Bury New Road"})
+    p = police({"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 9), **place("M7 4AB", "Bury New Road"),
+                "summary_redacted": "IP ON BURY NEW ROAD. SUSP SPAT AT IP."})
+    row = vectors(c, p, settings).row(0, named=True)
+    assert row[gamma("postcode")] == -1  # CST has no postcode
+    assert row[gamma("time")] == -1  # CST has no time
+    assert row[gamma("crime_ref")] == -1  # CST cited no number
+    assert row[gamma("street")] == 0
+    assert row[gamma("date")] == 0
+    assert row[gamma("category")] == 0
+
+
+def test_category_compatibility_and_time_of_day(settings):
+    c = cst({"report_key": "R1", "incident_date": date(2026, 3, 1), "incident_time": time(21, 30),
+             "category": "Threats", **place("M7 4AB", "Bury New Road")})
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 21, 40), "offence_category": "Abusive Behaviour",
+         **place("M7 4AB", "Bury New Road")},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 9, 0), "offence_category": "Literature",
+         **place("M7 4AB", "Bury New Road")},
+    )
+    v = {r["crime_key"]: r for r in vectors(c, p, settings).iter_rows(named=True)}
+    assert v["P1"][gamma("category")] == 1 and v["P1"][gamma("time")] == 0
+    assert v["P2"][gamma("category")] == 2 and v["P2"][gamma("time")] == 3
+
+
+# --------------------------------------------------------------------------- incident groups
+
+
+def test_crimes_of_one_incident_group_together_and_a_spree_does_not(settings):
+    text = "IP ON BURY NEW ROAD. SUSP DESCRIBED AS UNKNOWN. SUSP SWASTIKA SPRAYED ON TELEPHONE KIOSK."
+    p = police(
+        {"crime_key": "A", "occurred_from": datetime(2026, 3, 1, 22), "summary_redacted": text,
+         **place("M7 4AB", "Bury New Road")},
+        {"crime_key": "B", "occurred_from": datetime(2026, 3, 1, 22), "summary_redacted": text, "offence_code": "58A",
+         "street": "Bury New Road", "postcode_unit_key": None},  # a second offence, postcode not repeated
+        {"crime_key": "C", "occurred_from": datetime(2026, 3, 2, 22), "summary_redacted": text,
+         **place("M7 4AB", "Bury New Road")},  # the next night: another incident
+        {"crime_key": "D", "occurred_from": datetime(2026, 3, 1, 22), "summary_redacted": text,
+         **place("M8 5PY", "Waterpark Road")},  # same time, another place
+    )
+    groups = dict(police_incident_groups(p, settings).iter_rows())
+    assert groups["A"] == groups["B"]
+    assert len({groups["A"], groups["C"], groups["D"]}) == 3
+
+
+# --------------------------------------------------------------------------- cardinality and review
+
+
+def scored(*rows: tuple[str, str, float]) -> pl.DataFrame:
+    import math
+
+    return pl.DataFrame(
+        [(r, c, p, math.log2(p / (1 - p))) for r, c, p in rows],
+        schema={"report_key": pl.String, "crime_key": pl.String, "match_probability": pl.Float64,
+                "match_weight": pl.Float64},
+        orient="row",
+    )
+
+
+def groups_frame(mapping: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame({"crime_key": list(mapping), "police_incident_id": list(mapping.values())})
+
+
+def status_frame(crimes: list[str], cancelled: tuple[str, ...] = ()) -> pl.DataFrame:
+    return pl.DataFrame({"crime_key": crimes, "force_id": "gmp",
+                         "status": ["cancelled" if c in cancelled else "confirmed" for c in crimes]})
+
+
+THRESHOLDS = {"match": 0.5, "review": 0.3, "keep": 0.01}
+
+
+def statuses(resolved: pl.DataFrame) -> dict[tuple[str, str], str]:
+    return {(r, c): s for r, c, s in resolved.select("report_key", "crime_key", "status").iter_rows()}
+
+
+def test_a_crime_belongs_to_at_most_one_report():
+    s = scored(("R1", "P1", 0.95), ("R2", "P1", 0.97))
+    out = statuses(resolved_pairs(s, groups_frame({"P1": "G1"}), status_frame(["P1"]), no_decisions(), THRESHOLDS))
+    assert out == {("R1", "P1"): "rejected", ("R2", "P1"): "matched"}
+
+
+def test_a_report_matches_every_crime_of_one_incident_group():
+    s = scored(("R1", "P1", 0.95), ("R1", "P2", 0.4))
+    out = statuses(
+        resolved_pairs(s, groups_frame({"P1": "G1", "P2": "G1"}), status_frame(["P1", "P2"]), no_decisions(), THRESHOLDS)
+    )
+    assert out == {("R1", "P1"): "matched", ("R1", "P2"): "matched"}
+
+
+def test_a_spree_on_consecutive_nights_is_not_merged():
+    # two look-alike reports, two look-alike crimes a night apart: one each, never both to one report
+    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.9), ("R2", "P1", 0.9), ("R2", "P2", 0.98))
+    out = statuses(
+        resolved_pairs(s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"]), no_decisions(), THRESHOLDS)
+    )
+    assert out[("R1", "P1")] == "matched" and out[("R2", "P2")] == "matched"
+    assert out[("R1", "P2")] == "rejected" and out[("R2", "P1")] == "rejected"
+    # and a lone report takes one night only, however alike the other
+    lone = scored(("R1", "P1", 0.99), ("R1", "P2", 0.95))
+    out = statuses(
+        resolved_pairs(lone, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"]), no_decisions(), THRESHOLDS)
+    )
+    assert sorted(out.values()) == ["matched", "rejected"]
+
+
+def test_assignment_maximises_the_summed_evidence():
+    # greedy would take R1-P1 (0.99) and leave R2 with P2 at 0.6; the two 0.98 pairs are stronger together
+    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.98), ("R2", "P1", 0.98), ("R2", "P2", 0.6))
+    out = statuses(
+        resolved_pairs(s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"]), no_decisions(), THRESHOLDS)
+    )
+    assert out[("R1", "P2")] == "matched" and out[("R2", "P1")] == "matched"
+
+
+def test_thresholds_give_three_outcomes():
+    s = scored(("R1", "P1", 0.8), ("R2", "P2", 0.4), ("R3", "P3", 0.1))
+    out = statuses(
+        resolved_pairs(s, groups_frame({"P1": "G1", "P2": "G2", "P3": "G3"}), status_frame(["P1", "P2", "P3"]),
+                       no_decisions(), THRESHOLDS)
+    )
+    assert out == {("R1", "P1"): "matched", ("R2", "P2"): "review", ("R3", "P3"): "rejected"}
+
+
+def decisions(*rows: tuple[str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(r, c, d, datetime(2026, 3, 1, 12, i)) for i, (r, c, d) in enumerate(rows)], schema=DECISION_SCHEMA, orient="row"
+    )
+
+
+def test_review_decisions_always_win():
+    s = scored(("R1", "P1", 0.99), ("R2", "P1", 0.2), ("R3", "P3", 0.95))
+    resolved = resolved_pairs(
+        s, groups_frame({"P1": "G1", "P3": "G3"}), status_frame(["P1", "P3"]),
+        decisions(("R2", "P1", "accept"), ("R3", "P3", "reject")), THRESHOLDS,
+    )
+    out = statuses(resolved)
+    assert out[("R2", "P1")] == "matched"  # accepted although the model said 0.2
+    assert out[("R1", "P1")] == "rejected"  # the crime is taken
+    assert out[("R3", "P3")] == "rejected"  # rejected although the model said 0.95
+    by = {(r, c): d for r, c, d in resolved.select("report_key", "crime_key", "decided_by").iter_rows()}
+    assert by[("R2", "P1")] == "review" and by[("R3", "P3")] == "review" and by[("R1", "P1")] == "model"
+
+
+def test_a_decided_pair_is_held_even_when_blocking_no_longer_finds_it():
+    resolved = resolved_pairs(
+        scored(("R1", "P1", 0.9)), groups_frame({"P1": "G1", "P9": "G9"}), status_frame(["P1", "P9"]),
+        decisions(("R5", "P9", "accept")), THRESHOLDS,
+    )
+    assert statuses(resolved)[("R5", "P9")] == "matched"
+
+
+def test_a_cancelled_crimes_pairs_are_void():
+    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.7))
+    resolved = resolved_pairs(
+        s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"], cancelled=("P1",)),
+        decisions(("R1", "P1", "accept")), THRESHOLDS,
+    )
+    rows = {(r, c): (s_, reason) for r, c, s_, reason in resolved.select("report_key", "crime_key", "status", "reason").iter_rows()}
+    assert rows[("R1", "P1")] == ("rejected", "cancelled")
+    assert rows[("R1", "P2")][0] == "matched"  # the report is free for its next best crime
+
+
+# --------------------------------------------------------------------------- end to end on literal frames
+
+
+def test_pipeline_links_the_same_incident_across_styles(settings):
+    c = cst(
+        {"report_key": "R1", "incident_date": date(2026, 3, 1), "incident_time": time(21, 30),
+         **place("M7 4AB", "Bury New Road"),
+         "description_redacted": "[NAME] was walking home on Bury New Road when a man with a shaved head spat at him.",
+         "offender_description_redacted": "a man with a shaved head"},
+        {"report_key": "R2", "incident_date": date(2026, 3, 2), **place("M7 4AB", "Bury New Road"),
+         "category": "Damage & Desecration", "victim_type": "synagogue",
+         "description_redacted": "Staff found that unknown offenders had painted swastikas on the wall.",
+         "offender_description_redacted": "unknown offenders"},
+    )
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 21, 30), **place("M7 4AB", "Bury New Road"),
+         "offence_code": "105B", "offence_category": "Assault",
+         "summary_redacted": "IP [NAME] ON BURY NEW ROAD. SUSP DESCRIBED AS A MAN WITH A SHAVED HEAD. SUSP SPAT AT IP."},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 22), "occurred_to": datetime(2026, 3, 2, 7),
+         **place("M7 4AB", "Bury New Road"), "offence_code": "58F", "offence_category": "Damage & Desecration",
+         "summary_redacted": "PREMISES ON BURY NEW ROAD. SUSP DESCRIBED AS UNKNOWN. SUSP SWASTIKAS PAINTED ON WALL."},
+    )
+    v = vectors(c, p, settings)
+    model = prior_model(settings)
+    resolved = linked_pairs(v, model, police_incident_groups(p, settings), p, no_decisions(), settings)
+    out = statuses(resolved)
+    assert out[("R1", "P1")] == "matched" and out[("R2", "P2")] == "matched"
+    assert out.get(("R1", "P2"), "rejected") == "rejected" and out.get(("R2", "P1"), "rejected") == "rejected"
+    weights = score(v, model).sort("match_weight", descending=True)
+    assert set(weights.head(2).select("report_key", "crime_key").iter_rows()) == {("R1", "P1"), ("R2", "P2")}
+
+
+def test_fitted_model_round_trips_through_json(settings):
+    model = prior_model(settings)
+    again = FittedModel.from_dict(model.to_dict())
+    assert again.to_dict() == model.to_dict()

@@ -1,0 +1,92 @@
+"""The classifier: recordlinkage's ECM recovers m/u; logistic regression once pairs are reviewed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from transforms.linkage_compare import gamma
+from transforms.linkage_model import FittedModel, evidence, fit_ecm, fit_supervised, score
+
+SETTINGS = {
+    "comparisons": [
+        {"name": "date", "levels": [{"label": "same day", "m": 0.6, "u": 0.2}, {"label": "near", "m": 0.3, "u": 0.3},
+                                     {"label": "far", "m": 0.1, "u": 0.5}]},
+        {"name": "place", "levels": [{"label": "same", "m": 0.7, "u": 0.2}, {"label": "different", "m": 0.3, "u": 0.8}]},
+        {"name": "text", "levels": [{"label": "high", "m": 0.6, "u": 0.1}, {"label": "mid", "m": 0.3, "u": 0.3},
+                                     {"label": "low", "m": 0.1, "u": 0.6}]},
+    ],
+    "training": {"prior_match_probability": 0.1, "rounds": 1, "mutual_best_match_share": 0.5,
+                 "supervised": {"min_reviewed_pairs": 20, "min_each_class": 5, "reviewed_weight": 3}},
+}
+TRUE_M = {"date": [0.85, 0.12, 0.03], "place": [0.9, 0.1], "text": [0.8, 0.15, 0.05]}
+TRUE_U = {"date": [0.05, 0.25, 0.7], "place": [0.1, 0.9], "text": [0.03, 0.17, 0.8]}
+
+
+def synthetic(n: int = 20_000, share: float = 0.1, seed: int = 1, null_place: float = 0.2) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    match = rng.random(n) < share
+    columns = {"report_key": [f"r{i}" for i in range(n)], "crime_key": [f"c{i}" for i in range(n)]}
+    for name in TRUE_M:
+        m, u = np.array(TRUE_M[name]), np.array(TRUE_U[name])
+        levels = np.where(match, rng.choice(len(m), n, p=m), rng.choice(len(u), n, p=u))
+        if name == "place":
+            levels = np.where(rng.random(n) < null_place, -1, levels)
+        columns[gamma(name)] = levels.astype(np.int8)
+    return pl.DataFrame(columns).with_columns(pl.Series("y", match.astype(np.int64)))
+
+
+def test_ecm_recovers_the_weights_and_the_match_share():
+    vectors = synthetic()
+    model = fit_ecm(vectors.drop("y"), SETTINGS)
+    assert model.method == "ecm"
+    prior = 2 ** model.base_weight / (1 + 2 ** model.base_weight)
+    assert prior == pytest.approx(0.1, abs=0.03)
+    for name in TRUE_M:
+        for level, (m, u) in enumerate(zip(TRUE_M[name], TRUE_U[name], strict=True)):
+            assert model.weight_of(name, level) == pytest.approx(math.log2(m / u), abs=1.0)
+
+
+def test_null_level_weighs_nothing():
+    model = fit_ecm(synthetic().drop("y"), SETTINGS)
+    assert model.weight_of("place", -1) == 0.0
+
+
+def test_scores_rank_matches_first():
+    vectors = synthetic(5_000, seed=2)
+    scored = score(vectors, fit_ecm(vectors.drop("y"), SETTINGS))
+    top = scored.sort("match_probability", descending=True).head(int(vectors["y"].sum()))
+    assert top["y"].mean() > 0.85
+
+
+def test_supervised_needs_enough_reviewed_pairs_of_both_kinds():
+    vectors = synthetic(3_000, seed=3)
+    ecm = fit_ecm(vectors.drop("y"), SETTINGS)
+    few = vectors.head(10).select("report_key", "crime_key", pl.col("y").alias("label"))
+    assert fit_supervised(vectors.drop("y"), few, SETTINGS, ecm) is None
+    one_sided = vectors.filter(pl.col("y") == 1).head(40).select("report_key", "crime_key", pl.col("y").alias("label"))
+    assert fit_supervised(vectors.drop("y"), one_sided, SETTINGS, ecm) is None
+
+
+def test_supervised_logistic_regression_learns_from_reviews():
+    vectors = synthetic(3_000, seed=4)
+    ecm = fit_ecm(vectors.drop("y"), SETTINGS)
+    reviewed = vectors.sample(200, seed=5).select("report_key", "crime_key", pl.col("y").alias("label"))
+    model = fit_supervised(vectors.drop("y"), reviewed, SETTINGS, ecm)
+    assert model is not None and model.method == "logistic_regression"
+    assert model.trained_on["reviewed_pairs"] == 200
+    assert model.weight_of("text", 0) > model.weight_of("text", 2)
+    assert model.weight_of("date", 0) > model.weight_of("date", 2)
+    again = FittedModel.from_dict(model.to_dict())
+    assert_frame_equal(score(vectors, again), score(vectors, model))
+
+
+def test_evidence_lists_the_strongest_first():
+    model = fit_ecm(synthetic().drop("y"), SETTINGS)
+    items = evidence(model, {"date": 0, "place": 1, "text": 0})
+    assert [name for name, _, _ in items][0] == "text"
+    assert all(isinstance(label, str) for _, label, _ in items)
