@@ -70,11 +70,10 @@ def prepared_data(workdir: Path, incidents: int | None, seed: int, density: floa
 
 def child_ours(data: Path, out: Path) -> None:
     from transforms.linkage import (
-        comparison_vectors_for,
+        comparison_vectors_chunked,
         fitted_model,
         linkage_settings,
         linked_pairs,
-        narrative_model,
         police_incident_groups,
     )
     from transforms.linkage_resolve import DECISION_SCHEMA
@@ -85,8 +84,7 @@ def child_ours(data: Path, out: Path) -> None:
     timings = {}
     started = time.perf_counter()
     groups = police_incident_groups(police, settings)
-    texts = narrative_model(cst, police, settings)
-    vectors = comparison_vectors_for(cst, police, settings, texts)
+    vectors, _ = comparison_vectors_chunked(cst, police, settings)
     timings["vectors"] = time.perf_counter() - started
     model, _ = fitted_model(vectors, settings, None, groups)
     timings["fit"] = time.perf_counter() - started - timings["vectors"]

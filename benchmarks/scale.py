@@ -222,8 +222,13 @@ def main() -> None:
                         results.append(skipped)
                         print(f"  x{scale}: {skipped.skipped}", flush=True)
                         continue
-                results.append(run_scale(scale, root, api_url, args.keep))
-    print(table(results))
+                try:
+                    results.append(run_scale(scale, root, api_url, args.keep))
+                except Exception as error:  # e.g. the demo generator failing at this size: report, go on
+                    results.append(Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale,
+                                         skipped=f"{type(error).__name__}: {str(error)[:120]}"))
+                    shutil.rmtree(root / f"x{scale}", ignore_errors=True)
+                print(table(results), flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps([asdict(r) for r in results], indent=2, default=str))
 

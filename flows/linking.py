@@ -35,6 +35,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from transforms.linkage import (
+    comparison_vectors_chunked,
     comparison_vectors_for,
     fitted_model,
     linkage_settings,
@@ -215,11 +216,10 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     police = _query(warehouse, _sql("police_in_scope"))
     decisions = _decisions(warehouse)
     groups = police_incident_groups(police, settings)
-    texts = narrative_model(cst, police, settings)
-    vectors = comparison_vectors_for(cst, police, settings, texts)
+    vectors, idf = comparison_vectors_chunked(cst, police, settings)
     reviewed = decisions.select(*PAIR_KEYS, (pl.col("decision") == "accept").cast(pl.Int64).alias("label"))
     model, _ = fitted_model(vectors, settings, reviewed, groups)
-    _store_model(warehouse, run_id, settings, model, texts.idf, decisions.height, now)
+    _store_model(warehouse, run_id, settings, model, idf, decisions.height, now)
     scored = _with_extras(score(vectors, model), settings)
     cancelled = _cancelled_held(warehouse)
     candidates = pl.concat([scored, cancelled.select(scored.columns)], how="vertical_relaxed").unique(

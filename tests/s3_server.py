@@ -69,6 +69,8 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
             weed_binary(), "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-s3", f"-s3.port={s3_port}", f"-master.port={master_port}",
             f"-volume.port={volume_port}", f"-filer.port={filer_port}",
+            # Side services on fixed default ports would clash with another server.
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

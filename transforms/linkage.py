@@ -29,6 +29,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ from transforms.linkage_compare import (
     cst_comparison_frame,
     offender_similarity,
     police_comparison_frame,
+    street_named_in_narrative,
 )
 from transforms.linkage_model import FittedModel, fit_ecm, fit_supervised, score
 from transforms.linkage_resolve import police_incident_groups, resolved_pairs
@@ -62,7 +64,9 @@ SETTINGS_PATH = Path(__file__).with_name("linkage_settings.json")
 
 __all__ = [
     "NarrativeModel",
+    "comparison_vectors_chunked",
     "comparison_vectors_for",
+    "corpus_idf",
     "fitted_model",
     "linkage_settings",
     "linked_pairs",
@@ -92,14 +96,30 @@ def cst_text(cst: pl.DataFrame) -> pl.Expr:
 
 @dataclass
 class NarrativeModel:
-    """Both sides' narrative and offender-description terms, and the idf weights."""
+    """Both sides' narrative and offender-description terms, and the idf weights.
+
+    Documents are identified by row number (`doc`, UInt32) in the frames given
+    to `narrative_model`; `cst_keys`/`police_keys` hold the keys in that order.
+    """
 
     lexicon: NarrativeLexicon
+    cst_keys: pl.Series
+    police_keys: pl.Series
     cst_terms: pl.DataFrame
     police_terms: pl.DataFrame
     idf: pl.DataFrame
     cst_offender_terms: pl.DataFrame
     police_offender_terms: pl.DataFrame
+
+    def doc_ids(self, side: str) -> pl.DataFrame:
+        """key -> doc: (`report_key`, `cst_doc`) or (`crime_key`, `police_doc`)."""
+        keys = self.cst_keys if side == "cst" else self.police_keys
+        name = "cst_doc" if side == "cst" else "police_doc"
+        return pl.DataFrame({keys.name: keys, name: pl.Series(range(len(keys)), dtype=pl.UInt32)})
+
+
+def _docs(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
+    return frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc"), text.alias("text"))
 
 
 def narrative_model(
@@ -107,44 +127,34 @@ def narrative_model(
 ) -> NarrativeModel:
     """Terms of every narrative; idf fitted on both corpora unless given (a stored model's)."""
     lexicon = NarrativeLexicon.from_settings(settings["narrative"])
-    cst_terms = narrative_terms(cst.select(pl.col("report_key").alias("doc"), cst_text(cst).alias("text")), lexicon)
-    police_terms = narrative_terms(
-        police.select(pl.col("crime_key").alias("doc"), pl.col("summary_redacted").alias("text")), lexicon
-    )
+    cst_terms = narrative_terms(_docs(cst, cst_text(cst)), lexicon)
+    police_terms = narrative_terms(_docs(police, pl.col("summary_redacted")), lexicon)
     if settings["narrative"].get("drop_own_place_words", True):
         # A record's own street and town words say where, not what: the place
         # comparisons weigh them already, and counting them twice makes every
         # look-alike at the same place look like a match.
-        cst_terms = _without_place_words(cst_terms, cst, "report_key", lexicon)
-        police_terms = _without_place_words(police_terms, police, "crime_key", lexicon)
+        cst_terms = _without_place_words(cst_terms, cst, lexicon)
+        police_terms = _without_place_words(police_terms, police, lexicon)
     if idf is None:
         idf = inverse_document_frequencies(pl.concat([cst_terms, police_terms]), cst.height + police.height)
     pattern = settings.get("offender_pattern", r"(?i)\bdescribed as\s+([^.;]+)")
-    cst_offender = narrative_terms(
-        cst.select(
-            pl.col("report_key").alias("doc"),
-            (pl.col("offender_description_redacted") if "offender_description_redacted" in cst.columns
-             else pl.lit(None, dtype=pl.String)).alias("text"),
-        ),
-        lexicon,
+    offender = (
+        pl.col("offender_description_redacted")
+        if "offender_description_redacted" in cst.columns
+        else pl.lit(None, dtype=pl.String)
     )
-    police_offender = narrative_terms(
-        police.select(pl.col("crime_key").alias("doc"), pl.col("summary_redacted").str.extract(pattern, 1).alias("text")),
-        lexicon,
+    cst_offender = narrative_terms(_docs(cst, offender), lexicon)
+    police_offender = narrative_terms(_docs(police, pl.col("summary_redacted").str.extract(pattern, 1)), lexicon)
+    return NarrativeModel(
+        lexicon, cst["report_key"], police["crime_key"], cst_terms, police_terms, idf, cst_offender, police_offender
     )
-    return NarrativeModel(lexicon, cst_terms, police_terms, idf, cst_offender, police_offender)
 
 
-def _without_place_words(
-    terms: pl.DataFrame, records: pl.DataFrame, key: str, lexicon: NarrativeLexicon
-) -> pl.DataFrame:
+def _without_place_words(terms: pl.DataFrame, records: pl.DataFrame, lexicon: NarrativeLexicon) -> pl.DataFrame:
     place_columns = [c for c in ("street", "town") if c in records.columns]
     if not place_columns:
         return terms
-    places = records.select(
-        pl.col(key).alias("doc"),
-        pl.concat_str([pl.col(c).fill_null("") for c in place_columns], separator=" ").alias("text"),
-    )
+    places = _docs(records, pl.concat_str([pl.col(c).fill_null("") for c in place_columns], separator=" "))
     own = narrative_terms(places, lexicon).select("doc", "term")
     return terms.join(own, on=["doc", "term"], how="anti")
 
@@ -170,8 +180,12 @@ def comparison_vectors_for(
     police_block = police_blocking_frame(police, max_range)
     vocabulary = pl.concat([texts.cst_terms.select("term"), texts.police_terms.select("term")]).unique().sort("term")
     columns = vocabulary.with_row_index("col")
-    cst_vectors = unit_rows(texts.cst_terms, cst_block["report_key"], texts.idf, columns)
-    police_vectors = unit_rows(texts.police_terms, police_block["crime_key"], texts.idf, columns)
+    cst_docs = cst_block.select("report_key").join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left")
+    police_docs = police_block.select("crime_key").join(
+        texts.doc_ids("police"), on="crime_key", how="left", maintain_order="left"
+    )
+    cst_vectors = unit_rows(texts.cst_terms, cst_docs["cst_doc"], texts.idf, columns)
+    police_vectors = unit_rows(texts.police_terms, police_docs["police_doc"], texts.idf, columns)
     cst_tokens = long_tokens(cst, "report_key", "cited_crime_ref_tokens")
     police_tokens = long_tokens(police.filter(pl.col("status") != "cancelled"), "crime_key", "crime_ref_tokens")
     if token_frequency is None:
@@ -209,10 +223,14 @@ def comparison_vectors_for(
             else pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String, "rule": pl.String})
         )
     evidence = crime_ref_evidence(pairs, cst_tokens, police_tokens, token_frequency)
-    cosines = pair_cosines(texts.cst_terms, texts.police_terms, pairs, texts.idf, "report_key", "crime_key")
-    offender = offender_similarity(
-        pairs, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
+    indexed = pairs.join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left").join(
+        texts.doc_ids("police"), on="crime_key", how="left", maintain_order="left"
     )
+    cosines = pair_cosines(texts.cst_terms, texts.police_terms, indexed, texts.idf, "cst_doc", "police_doc")
+    offender = offender_similarity(
+        indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
+    )
+    named = street_named_in_narrative(pairs, cst, police)
     return comparison_vectors(
         pairs,
         cst_comparison_frame(cst, settings),
@@ -221,7 +239,80 @@ def comparison_vectors_for(
         evidence,
         cosines,
         offender,
+        named,
     )
+
+
+def corpus_idf(cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_rows: int = 100_000) -> pl.DataFrame:
+    """The idf of both corpora, counted a chunk of narratives at a time (bounded memory)."""
+    counts: list[pl.DataFrame] = []
+    for frame in (cst, police):
+        for start in range(0, frame.height, chunk_rows):
+            part = frame.slice(start, chunk_rows)
+            no_idf = pl.DataFrame(schema={"term": pl.String, "idf": pl.Float64})
+            if frame is cst:
+                texts = narrative_model(part, police.head(0), settings, idf=no_idf)
+            else:
+                texts = narrative_model(cst.head(0), part, settings, idf=no_idf)
+            terms = texts.cst_terms if frame is cst else texts.police_terms
+            counts.append(terms.group_by("term").agg(pl.len().alias("df")))
+    documents = cst.height + police.height
+    if not counts:
+        return pl.DataFrame(schema={"term": pl.String, "idf": pl.Float64})
+    return (
+        pl.concat(counts)
+        .group_by("term")
+        .agg(pl.col("df").sum())
+        .with_columns(((1 + documents) / (1 + pl.col("df"))).log().add(1.0).alias("idf"))
+        .select("term", "idf")
+        .sort("term")
+    )
+
+
+def comparison_vectors_chunked(
+    cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_days: int | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(comparison vectors, idf) of every candidate pair, CST reports taken a date window at a time.
+
+    Exactly the pairs of `comparison_vectors_for` on everything (each chunk's
+    reports meet every crime their rules can reach: dates from 63 days before
+    to 3 days after the chunk, and crimes sharing a cited token), but the
+    blocking and comparison intermediates of one chunk at a time: a million
+    records fit in a few GB. A crime's own top-k narrative neighbours (the
+    `no_place` rule) are taken within each chunk, so a few more pairs are
+    compared than in one piece.
+    """
+    chunk_days = int(chunk_days or settings.get("chunk_days", 30))
+    idf = corpus_idf(cst, police, settings)
+    live = police.filter(pl.col("status") != "cancelled")
+    police_tokens = long_tokens(live, "crime_key", "crime_ref_tokens")
+    token_frequency = token_frequencies(police_tokens)
+    dated = cst.filter(pl.col("incident_date").is_not_null())
+    if dated.is_empty() or live.is_empty():
+        texts = narrative_model(cst.head(0), police.head(0), settings, idf=idf)
+        return comparison_vectors_for(cst.head(0), police.head(0), settings, texts, token_frequency=token_frequency), idf
+    first, last = dated["incident_date"].min(), dated["incident_date"].max()
+    reach = max(int(rule.get("window", [0, 0])[1]) for rule in settings["blocking_rules"] if rule["kind"] != "crime_ref")
+    before = max(-int(rule.get("window", [0, 0])[0]) for rule in settings["blocking_rules"] if rule["kind"] != "crime_ref")
+    parts = []
+    start = first
+    while start <= last:
+        end = start + timedelta(days=chunk_days)
+        chunk = dated.filter((pl.col("incident_date") >= start) & (pl.col("incident_date") < end))
+        start = end
+        if chunk.is_empty():
+            continue
+        window = live.filter(
+            (pl.coalesce("occurred_to", "occurred_from").dt.date() >= chunk["incident_date"].min() - timedelta(days=reach + 3))
+            & (pl.col("occurred_from").dt.date() <= chunk["incident_date"].max() + timedelta(days=before + 3))
+        )
+        cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
+        sharing = police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key").unique()
+        sub = pl.concat([window, live.join(sharing, on="crime_key", how="semi")]).unique("crime_key", keep="first")
+        texts = narrative_model(chunk, sub, settings, idf=idf)
+        parts.append(comparison_vectors_for(chunk, sub, settings, texts, token_frequency=token_frequency))
+    vectors = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+    return vectors.unique(["report_key", "crime_key"], keep="first"), idf
 
 
 def fitted_model(

@@ -7,9 +7,10 @@ millions of pairs in pandas memory. Here each rule of the settings file is an
 equi-join plus a date condition:
 
 - `place_date`: same key (postcode unit, street, sector, district) and
-  the CST date within the police from-to range widened by `window` days.
-  `bucketed` rules (coarse keys) join on key + day, the police side exploded
-  over its range, so a busy district never builds its full cross product.
+  the CST date within the police from-to range widened by `window` days,
+  joined on key + date bucket (`bucket_days`, default 1), the police side
+  exploded over the buckets its range covers, so a busy key (a synagogue's
+  postcode, a district) never builds its full cross product.
   `coarse_only` rules apply only to pairs whose sides share no finer kind of
   place (not both a sector, not both a street): finer rules cover the rest.
 - `late_report`: CST's date is sometimes the date it was told; when CST's
@@ -95,27 +96,33 @@ def _in_window(lo: int, hi: int) -> pl.Expr:
 
 
 def _keyed_pairs(
-    cst: pl.DataFrame, police: pl.DataFrame, keys: Sequence[str], window: Sequence[int], bucketed: bool
+    cst: pl.DataFrame, police: pl.DataFrame, keys: Sequence[str], window: Sequence[int], bucket_days: int = 1
 ) -> pl.DataFrame:
+    """Pairs with equal `keys` and the CST date within [police from + lo, police to + hi].
+
+    Joined on key + date bucket (the police side exploded over the buckets its
+    widened range covers), then filtered exactly: a busy key (a synagogue's
+    postcode, a long street) never builds its full cross product.
+    """
     lo, hi = int(window[0]), int(window[1])
+    width = max(1, int(bucket_days))
     left = cst.drop_nulls([*keys, "d"])
     right = police.drop_nulls(list(keys))
     if left.is_empty() or right.is_empty():
         return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
-    if bucketed:
-        days = _exploded_days(right.select("crime_key", *keys, "f", "t"), lo, hi)
-        joined = left.select("report_key", *keys, "d").join(days.select("crime_key", *keys, "d"), on=[*keys, "d"])
-    else:
-        joined = left.select("report_key", *keys, "d").join(
-            right.select("crime_key", *keys, "f", "t"), on=list(keys)
-        ).filter(_in_window(lo, hi))
-    return joined.select("report_key", "crime_key").unique()
+    first = (pl.col("f") + pl.duration(days=lo)).cast(pl.Int32) // width
+    last = (pl.col("t") + pl.duration(days=hi)).cast(pl.Int32) // width
+    buckets = right.select("crime_key", *keys, "f", "t", pl.int_ranges(first, last + 1).alias("bucket")).explode("bucket")
+    joined = left.select("report_key", *keys, "d", (pl.col("d").cast(pl.Int32) // width).alias("bucket")).join(
+        buckets, on=[*keys, "bucket"]
+    )
+    return joined.filter(_in_window(lo, hi)).select("report_key", "crime_key").unique()
 
 
 def _place_date_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
     keys = list(rule["keys"])
     window = rule.get("window", [-3, 3])
-    bucketed = bool(rule.get("bucketed", False))
+    bucket_days = int(rule.get("bucket_days", 1))
     if rule.get("coarse_only"):
         # only where the two sides share no finer kind of place (both a sector, or both a street)
         parts = []
@@ -126,19 +133,23 @@ def _place_date_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) ->
                     ~(pl.col("has_sector") & pl.lit(c_sector)) & ~(pl.col("has_street") & pl.lit(c_street))
                 )
                 if left.height and right.height:
-                    parts.append(_keyed_pairs(left, right, keys, window, bucketed))
+                    parts.append(_keyed_pairs(left, right, keys, window, bucket_days))
         if not parts:
             return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
         return pl.concat(parts).unique()
-    return _keyed_pairs(cst, police, keys, window, bucketed)
+    return _keyed_pairs(cst, police, keys, window, bucket_days)
 
 
 def _late_report_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
     late = cst.filter(pl.col("date_is_reported"))
     window = rule.get("window", [0, 60])
-    return pl.concat(
-        [_keyed_pairs(late, police, list(keys), window, bucketed=False) for keys in rule["keys"]]
-    ).unique()
+    parts = []
+    for keys in rule["keys"]:
+        parts.append(_keyed_pairs(late, police, list(keys), window, int(rule.get("bucket_days", 7))))
+        if rule.get("fallback", False):
+            # the next key set only for reports that lack one of this set's keys
+            late = late.filter(pl.any_horizontal([pl.col(k).is_null() for k in keys]))
+    return pl.concat(parts).unique()
 
 
 def _crime_ref_pairs(
@@ -173,10 +184,11 @@ def _top_k(
     col_matrix: sparse.csr_matrix,
     k: int,
     min_cosine: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each group (rows, cols), every row's k most similar cols by narrative cosine."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each group (rows, cols), every row's k most similar cols by narrative cosine (rows, cols, cosines)."""
     out_rows: list[np.ndarray] = []
     out_cols: list[np.ndarray] = []
+    out_scores: list[np.ndarray] = []
     col_matrix_t = col_matrix.T.tocsc()
     for rows, cols in zip(groups["rows"].to_list(), groups["cols"].to_list(), strict=True):
         rows_a = np.asarray(rows, dtype=np.int64)
@@ -192,9 +204,10 @@ def _top_k(
         c_idx = cols_a[best][keep]
         out_rows.append(r_idx)
         out_cols.append(c_idx)
+        out_scores.append(scores[keep])
     if not out_rows:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return np.concatenate(out_rows), np.concatenate(out_cols)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return np.concatenate(out_rows), np.concatenate(out_cols), np.concatenate(out_scores)
 
 
 def _no_place_pairs(
@@ -237,13 +250,23 @@ def _no_place_pairs(
                 left.group_by([*keys, "d"]).agg(pl.col("row").alias("rows"))
                 .join(police_side.group_by([*keys, "d"]).agg(pl.col("col").alias("cols")), on=[*keys, "d"])
             )
-            # both directions: each CST's k nearest crimes, and each crime's k nearest reports
-            r1, c1 = _top_k(groups, cst_vectors, police_vectors, k, float(rule.get("min_cosine", 0.0)))
+            # both directions: each report's k nearest crimes, and each crime's k_crime nearest
+            # reports over all the days its range covers (a crime sits in several day groups)
+            min_cosine = float(rule.get("min_cosine", 0.0))
+            r1, c1, _ = _top_k(groups, cst_vectors, police_vectors, k, min_cosine)
+            k_crime = int(rule.get("narrative_top_k_crime", k))
             flipped = groups.rename({"rows": "cols", "cols": "rows"})
-            c2, r2 = _top_k(flipped, police_vectors, cst_vectors, k, float(rule.get("min_cosine", 0.0)))
-            pairs = pl.DataFrame(
-                {"row": np.concatenate([r1, r2]), "col": np.concatenate([c1, c2])},
-                schema={"row": pl.UInt32, "col": pl.UInt32},
+            c2, r2, s2 = _top_k(flipped, police_vectors, cst_vectors, k_crime, min_cosine)
+            per_crime = (
+                pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
+                .unique(["row", "col"])
+                .sort(["col", "cosine", "row"], descending=[False, True, False])
+                .group_by("col", maintain_order=True)
+                .head(k_crime)
+                .select("row", "col")
+            )
+            pairs = pl.concat(
+                [pl.DataFrame({"row": r1, "col": c1}, schema={"row": pl.UInt32, "col": pl.UInt32}), per_crime]
             )
         parts.append(pairs)
     if not parts:

@@ -53,7 +53,6 @@ def cst_comparison_frame(cst: pl.DataFrame, settings: Mapping) -> pl.DataFrame:
         pl.col("reported_to_police").alias("told_police_l"),
         pl.col("cited_crime_ref_tokens").list.len().fill_null(0).gt(0).alias("cited_l"),
         named_channel(pl.col("description_redacted"), settings.get("channels", {})).alias("channel_l"),
-        pl.col("description_redacted").fill_null("").str.to_lowercase().alias("text_l"),
     )
 
 
@@ -81,7 +80,6 @@ def police_comparison_frame(police: pl.DataFrame, settings: Mapping) -> pl.DataF
         pl.col("offence_category").alias("category_r"),
         kind.alias("kind_r"),
         named_channel(pl.col("summary_redacted"), settings.get("channels", {})).alias("channel_r"),
-        pl.col("summary_redacted").fill_null("").str.to_lowercase().alias("text_r"),
     )
 
 
@@ -124,30 +122,30 @@ def offender_similarity(
 ) -> pl.DataFrame:
     """Per pair: Jaccard of the two offender descriptions' term sets, and whether each is 'unknown'.
 
-    `cst_terms`/`police_terms` are narrative_terms outputs (doc = report_key /
-    crime_key) of the offender descriptions; a side without terms is null.
+    `pairs` has report_key, crime_key and the document ids `cst_doc`,
+    `police_doc` that `cst_terms`/`police_terms` (narrative_terms outputs of
+    the offender descriptions) use; a side without terms is null.
     """
     unknown = list(unknown_terms)
 
-    def described(terms: pl.DataFrame, key: str, suffix: str) -> pl.DataFrame:
+    def described(terms: pl.DataFrame, doc: str, suffix: str) -> pl.DataFrame:
         return terms.group_by("doc").agg(
             pl.len().alias(f"n_{suffix}"),
             pl.col("term").is_in(unknown).all().alias(f"offender_unknown_{suffix}"),
-        ).rename({"doc": key})
+        ).rename({"doc": doc})
 
-    left = described(cst_terms, "report_key", "l")
-    right = described(police_terms, "crime_key", "r")
-    base = pairs.select("report_key", "crime_key")
+    base = pairs.select("report_key", "crime_key", "cst_doc", "police_doc")
     shared = (
-        base.join(cst_terms.rename({"doc": "report_key"}).select("report_key", "term"), on="report_key")
-        .join(police_terms.rename({"doc": "crime_key"}).select("crime_key", "term"), on=["crime_key", "term"])
-        .group_by("report_key", "crime_key")
+        base.select("cst_doc", "police_doc").unique()
+        .join(cst_terms.select(pl.col("doc").alias("cst_doc"), "term"), on="cst_doc")
+        .join(police_terms.select(pl.col("doc").alias("police_doc"), "term"), on=["police_doc", "term"])
+        .group_by("cst_doc", "police_doc")
         .agg(pl.len().alias("shared"))
     )
     return (
-        base.join(left, on="report_key", how="left")
-        .join(right, on="crime_key", how="left")
-        .join(shared, on=["report_key", "crime_key"], how="left")
+        base.join(described(cst_terms, "cst_doc", "l"), on="cst_doc", how="left")
+        .join(described(police_terms, "police_doc", "r"), on="police_doc", how="left")
+        .join(shared, on=["cst_doc", "police_doc"], how="left")
         .with_columns(
             (
                 pl.col("shared").fill_null(0)
@@ -155,6 +153,31 @@ def offender_similarity(
             ).alias("offender_jaccard")
         )
         .select("report_key", "crime_key", "offender_jaccard", "offender_unknown_l", "offender_unknown_r")
+    )
+
+
+def street_named_in_narrative(pairs: pl.DataFrame, cst: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
+    """Pairs where one side has no street field and the other's street is named in its narrative.
+
+    A report without an address often says where in its text ("on Bethune
+    Road"). Only the pairs with exactly one street are looked at, so the
+    narratives are joined to few rows.
+    """
+    streets_l = cst.select("report_key", pl.col("street").str.to_lowercase().alias("street_l"))
+    streets_r = police.select("crime_key", pl.col("street").str.to_lowercase().alias("street_r"))
+    one_sided = pairs.select("report_key", "crime_key").join(streets_l, on="report_key").join(streets_r, on="crime_key")
+    cst_side = (
+        one_sided.filter(pl.col("street_l").is_null() & pl.col("street_r").is_not_null())
+        .join(cst.select("report_key", pl.col("description_redacted").str.to_lowercase().alias("text")), on="report_key")
+        .filter(pl.col("text").str.contains(pl.col("street_r"), literal=True))
+    )
+    police_side = (
+        one_sided.filter(pl.col("street_r").is_null() & pl.col("street_l").is_not_null())
+        .join(police.select("crime_key", pl.col("summary_redacted").str.to_lowercase().alias("text")), on="crime_key")
+        .filter(pl.col("text").str.contains(pl.col("street_l"), literal=True))
+    )
+    return pl.concat([cst_side.select("report_key", "crime_key"), police_side.select("report_key", "crime_key")]).with_columns(
+        pl.lit(True).alias("street_named")
     )
 
 
@@ -188,12 +211,14 @@ def comparison_vectors(
     ref_evidence: pl.DataFrame,
     narrative_cosine: pl.Series,
     offender: pl.DataFrame | None = None,
+    street_named: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Pairs with the raw comparison values and one `gamma_<name>` Int8 column per comparison.
 
     `cst`/`police` are `cst_comparison_frame`/`police_comparison_frame`
     outputs; `narrative_cosine` is aligned with `pairs`' row order;
-    `offender` is `offender_similarity`'s output.
+    `offender` is `offender_similarity`'s output, `street_named`
+    `street_named_in_narrative`'s.
     """
     comparisons = {c["name"]: c for c in settings["comparisons"]}
     frame = (
@@ -202,6 +227,10 @@ def comparison_vectors(
         .join(police, on="crime_key", how="left")
         .join(ref_evidence, on=["report_key", "crime_key"], how="left")
     )
+    if street_named is not None:
+        frame = frame.join(street_named, on=["report_key", "crime_key"], how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias("street_named"))
     if offender is not None:
         frame = frame.join(offender, on=["report_key", "crime_key"], how="left")
     else:
@@ -276,15 +305,7 @@ def comparison_vectors(
     if "street" in comparisons:
         threshold = float(comparisons["street"]["levels"][1].get("threshold", 0.92))
         # a report without an address often names the street in its narrative ("on Bethune Road")
-        named = (
-            pl.col("street_l").is_null()
-            & pl.col("street_r").is_not_null()
-            & pl.col("text_l").str.contains(pl.col("street_r"), literal=True)
-        ) | (
-            pl.col("street_r").is_null()
-            & pl.col("street_l").is_not_null()
-            & pl.col("text_r").str.contains(pl.col("street_l"), literal=True)
-        )
+        named = pl.col("street_named").fill_null(False)
         expressions.append(
             _levels(
                 "street",

@@ -306,6 +306,10 @@ def fit_ecm(
     if vectors.height > sample:
         vectors = vectors.sample(sample, seed=seed)
     model = prior_model(settings)
+    if vectors.height < int(training.get("min_pairs", 50)):
+        # too few candidate pairs to learn from (a first delivery, one source only): the declared priors
+        model.trained_on = {"pairs": vectors.height, "note": "too few candidate pairs: settings priors used"}
+        return model
     rounds = max(1, int(training.get("rounds", 2)))
     iterations = 0
     subset_size = 0

@@ -82,9 +82,17 @@ class NarrativeLexicon:
 
 
 def narrative_terms(
-    docs: pl.DataFrame, lexicon: NarrativeLexicon, id_column: str = "doc", text_column: str = "text"
+    docs: pl.DataFrame,
+    lexicon: NarrativeLexicon,
+    id_column: str = "doc",
+    text_column: str = "text",
+    chunk_rows: int = 100_000,
 ) -> pl.DataFrame:
-    """One row per (doc, term) with its count `tf`; documents without terms have no rows."""
+    """One row per (doc, term) with its count `tf`; documents without terms have no rows.
+
+    Works through `chunk_rows` documents at a time (the exploded words of a
+    million narratives would not fit), mapping each distinct word once.
+    """
     phrases = sorted(lexicon.phrases, key=len, reverse=True)
     text = pl.col(text_column).fill_null("").str.to_lowercase()
     if phrases:
@@ -92,24 +100,33 @@ def narrative_terms(
             [p.lower() for p in phrases], [f" {lexicon.phrases[p]} " for p in phrases]
         )
     text = text.str.replace_all(lexicon.placeholder_pattern, " ")
-    words = (
-        docs.lazy()
-        .select(pl.col(id_column).alias("doc"), text.str.extract_all(r"[a-z]+").alias("word"))
-        .explode("word")
-        .drop_nulls("word")
-        .collect()
-    )
-    vocabulary = words.get_column("word").unique()
-    mapping = pl.DataFrame(
-        {"word": vocabulary, "term": [lexicon.term(w) for w in vocabulary.to_list()]},
-        schema={"word": pl.String, "term": pl.String},
-    )
-    return (
-        words.join(mapping, on="word", how="left")
-        .drop_nulls("term")
-        .group_by("doc", "term")
-        .agg(pl.len().cast(pl.UInt32).alias("tf"))
-    )
+    known: dict[str, str | None] = {}
+    parts = []
+    for start in range(0, max(docs.height, 1), chunk_rows):
+        words = (
+            docs.slice(start, chunk_rows)
+            .lazy()
+            .select(pl.col(id_column).alias("doc"), text.str.extract_all(r"[a-z]+").alias("word"))
+            .explode("word")
+            .drop_nulls("word")
+            .collect()
+        )
+        new_words = [w for w in words.get_column("word").unique().to_list() if w not in known]
+        known.update((w, lexicon.term(w)) for w in new_words)
+        vocabulary = words.get_column("word").unique()
+        mapping = pl.DataFrame(
+            {"word": vocabulary, "term": [known[w] for w in vocabulary.to_list()]},
+            schema={"word": pl.String, "term": pl.String},
+        )
+        parts.append(
+            words.join(mapping, on="word", how="left")
+            .drop_nulls("term")
+            .group_by("doc", "term")
+            .agg(pl.len().cast(pl.UInt32).alias("tf"))
+        )
+    if not parts:
+        return pl.DataFrame(schema={"doc": docs.schema.get(id_column, pl.String), "term": pl.String, "tf": pl.UInt32})
+    return pl.concat(parts)
 
 
 def inverse_document_frequencies(terms: pl.DataFrame, documents: int) -> pl.DataFrame:

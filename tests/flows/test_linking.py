@@ -198,3 +198,14 @@ def test_the_prefect_task_wraps_the_step(tmp_path, data):
     with warehouse_with(tmp_path / "w.duckdb", data) as warehouse, warehouse.transaction():
         summary = link_records.fn(warehouse, None, "task-run")
         assert summary.mode == "full"
+
+
+@pytest.mark.parametrize("only", ["nothing", "cst", "police"])
+def test_a_first_delivery_from_one_side_only_links_nothing_and_does_not_fail(tmp_path, data, only):
+    files = pl.read_parquet(data / "files.parquet")
+    keep = {"nothing": [], "cst": files.filter(pl.col("key").str.starts_with("cst/"))["ingest_seq"].to_list(),
+            "police": files.filter(pl.col("key").str.starts_with("police/"))["ingest_seq"].to_list()}[only]
+    with warehouse_with(tmp_path / "w.duckdb", data, only=keep) as warehouse:
+        summary = link(warehouse, "first")
+        assert summary.mode == "full" and summary.pairs_written == 0
+        assert link(warehouse, "second").mode == "unchanged"

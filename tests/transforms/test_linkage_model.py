@@ -90,3 +90,11 @@ def test_evidence_lists_the_strongest_first():
     items = evidence(model, {"date": 0, "place": 1, "text": 0})
     assert [name for name, _, _ in items][0] == "text"
     assert all(isinstance(label, str) for _, label, _ in items)
+
+
+def test_too_few_pairs_fall_back_to_the_declared_priors():
+    empty = synthetic(0)
+    model = fit_ecm(empty.drop("y"), SETTINGS)
+    assert model.method == "prior"
+    assert model.weight_of("date", 0) == pytest.approx(math.log2(0.6 / 0.2))
+    assert score(empty, model).height == 0
