@@ -215,10 +215,29 @@ def render_charts(specs: dict[str, dict], formats: tuple[str, ...] = ("svg", "pn
     out: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
         svg = vlc.vegalite_to_svg(spec)
+        try:  # rasterised from the same SVG (resvg, with vl-convert's own fonts)
+            png = vlc.svg_to_png(svg, scale=2)
+        except RuntimeError:  # vl-convert: "SVG has an invalid size"
+            # A chart with nothing to draw (no rows in the period) has no size; say so instead.
+            svg = vlc.vegalite_to_svg(_nothing_to_show(spec))
+            png = vlc.svg_to_png(svg, scale=2)
         out[name] = {"svg": svg} if "svg" in formats else {}
-        if "png" in formats:  # rasterised from the same SVG (resvg, with vl-convert's own fonts)
-            out[name]["png"] = vlc.svg_to_png(svg, scale=2)
+        if "png" in formats:
+            out[name]["png"] = png
     return out
+
+
+def _nothing_to_show(spec: dict) -> dict:
+    """A small chart that says there is nothing to show, keeping the original title."""
+    return {
+        "$schema": spec.get("$schema", "https://vega.github.io/schema/vega-lite/v5.json"),
+        "title": spec.get("title", ""),
+        "width": 300,
+        "height": 40,
+        "data": {"values": [{"text": "No incidents to show for this period"}]},
+        "mark": {"type": "text", "align": "left", "fontSize": 12},
+        "encoding": {"text": {"field": "text", "type": "nominal"}, "x": {"value": 0}, "y": {"value": 20}},
+    }
 
 
 # --------------------------------------------------------------------------- blocks

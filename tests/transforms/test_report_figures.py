@@ -289,3 +289,22 @@ def test_empty_period_renders_zeros() -> None:
 
 def test_other_areas_label_is_not_a_force() -> None:
     assert OTHER_AREAS not in STARTS
+
+
+def test_a_chart_with_nothing_to_draw_renders_as_a_note():
+    from flows.report import render_charts
+
+    # A chart of no size: vl-convert cannot rasterise it ("SVG has an invalid size").
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": "Empty",
+        "width": 0,
+        "height": 0,
+        "autosize": "none",
+        "padding": 0,
+        "data": {"values": []},
+        "mark": "point",
+    }
+    out = render_charts({"empty": spec})
+    assert "No incidents to show" in out["empty"]["svg"]
+    assert out["empty"]["png"].startswith(b"\x89PNG")
