@@ -23,6 +23,7 @@ from warehouse.run import Warehouse
 KILL_ENV = "INCIDENTS_TEST_KILL_AT"
 PAUSE_ENV = "INCIDENTS_TEST_PAUSE_AT"
 PAUSE_SECONDS_ENV = "INCIDENTS_TEST_PAUSE_SECONDS"
+PAUSE_UNTIL_ENV = "INCIDENTS_TEST_PAUSE_UNTIL_FILE"
 # The named points of a nightly run where the crash-safety tests kill the process.
 KILL_POINTS = ("after-lock", "after-prepare", "mid-load", "before-commit", "after-commit", "after-publish")
 
@@ -31,7 +32,11 @@ def maybe_die(step: str) -> None:
     """Tests only: SIGKILL this process at `step` when `$INCIDENTS_TEST_KILL_AT` names it
     (or sleep there when `$INCIDENTS_TEST_PAUSE_AT` does). A no-op in production."""
     if os.environ.get(PAUSE_ENV) == step:
-        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "30")))
+        # hold for the given seconds, or until the file named by PAUSE_UNTIL_ENV appears
+        deadline = time.monotonic() + float(os.environ.get(PAUSE_SECONDS_ENV, "30"))
+        release = os.environ.get(PAUSE_UNTIL_ENV)
+        while time.monotonic() < deadline and not (release and os.path.exists(release)):
+            time.sleep(0.2)
     if os.environ.get(KILL_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
 

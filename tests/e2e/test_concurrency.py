@@ -20,13 +20,24 @@ def test_two_runs_started_together_cannot_both_write(tmp_path):
     shutil.copytree(SAMPLES, landing)
     home = tmp_path / "home"
     with running_prefect_server(tmp_path) as api:
-        # whichever run takes the lock holds it for 30 s, so the other surely finds it taken
-        env = env_for(landing, home, api, INCIDENTS_TEST_PAUSE_AT="after-lock", INCIDENTS_TEST_PAUSE_SECONDS="30")
+        # whichever run takes the lock holds it until the other has been refused (at most
+        # 600 s), so the other surely finds it taken however slowly it starts
+        release = tmp_path / "release"
+        env = env_for(
+            landing, home, api, INCIDENTS_TEST_PAUSE_AT="after-lock", INCIDENTS_TEST_PAUSE_SECONDS="600",
+            INCIDENTS_TEST_PAUSE_UNTIL_FILE=str(release),
+        )
         runs = [
             subprocess.Popen([INCIDENTS, "nightly"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
             for _ in range(2)
         ]
+        import time
+
+        deadline = time.monotonic() + 600
+        while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        release.touch()
         outputs = [run.communicate(timeout=900) for run in runs]
         codes = sorted(run.returncode for run in runs)
         assert codes == [0, 75], [(run.returncode, err[-1500:]) for run, (_, err) in zip(runs, outputs, strict=True)]

@@ -103,6 +103,7 @@ def _keys(warehouse: Path, sql: str) -> set[str]:
     return set(frame[frame.columns[0]].to_list())
 
 
+@pytest.mark.slow
 def test_purge_removes_exactly_the_old_incidents_and_what_derives_from_them(state, capsys):
     wh, published = state["warehouse"], state["published"]
     expected = _expected_purge(wh, CUTOFF)
@@ -172,6 +173,7 @@ def test_purge_removes_exactly_the_old_incidents_and_what_derives_from_them(stat
     assert "removed 0 CST reports and 0 police crimes" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_dry_run_changes_nothing(state, capsys):
     import hashlib
 
@@ -186,6 +188,7 @@ def test_dry_run_changes_nothing(state, capsys):
     del digest
 
 
+@pytest.mark.slow
 def test_purge_refuses_without_a_date_or_while_a_run_holds_the_lock(state, capsys):
     from flows.locking import run_lock
 
@@ -196,6 +199,7 @@ def test_purge_refuses_without_a_date_or_while_a_run_holds_the_lock(state, capsy
     assert "another run is using" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_configured_retention_is_applied_by_the_nightly_run_and_old_files_do_not_return(state, capsys):
     from flows.nightly import nightly
 

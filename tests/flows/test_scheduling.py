@@ -186,7 +186,7 @@ def test_incidents_serve_runs_the_deployment_on_demand(configured, tmp_path):
                 flow_run = run_deployment(FULL_NAME, timeout=600)
                 assert flow_run.state.is_completed(), (flow_run.state, (tmp_path / "serve.log").read_text())
         finally:
-            serve.send_signal(signal.SIGINT)
+            serve.send_signal(signal.SIGTERM)  # what a service manager sends
             try:
                 serve.wait(timeout=60)
             except subprocess.TimeoutExpired:
