@@ -43,6 +43,8 @@ def ensure_environment() -> None:
             shutil.rmtree(VENV, ignore_errors=True)
             run(sys.executable, "-m", "pip", "install", "--user", "--quiet", "virtualenv")
             run(sys.executable, "-m", "virtualenv", VENV)
+    if subprocess.run([str(PYTHON), "-m", "pip", "--version"], capture_output=True).returncode != 0:
+        run(PYTHON, "-m", "ensurepip", "--upgrade")  # a .venv made by another tool may lack pip
     run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
     try:
         # Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI)

@@ -190,7 +190,8 @@ def value_free(
                 "meta": {},
                 "exception_info": {
                     "raised_exception": outcome["raised"],
-                    "exception_traceback": None,
+                    # GX's own traceback may quote data; Data Docs needs a string to render
+                    "exception_traceback": "not kept (it may quote the data)" if outcome["raised"] else None,
                     "exception_message": "the expectation could not be evaluated" if outcome["raised"] else None,
                 },
             }

@@ -111,6 +111,20 @@ def _expectation(kind: str, rule: str, level: str, reason: str, **kwargs: Any) -
     return {"type": kind, "kwargs": kwargs, "meta": {"rule": rule, "level": level, "reason": reason}}
 
 
+def _present_and_known(column: str, rule: str, known_as: str, value_set: Any) -> list[dict[str, Any]]:
+    """A coded column must be filled (`<rule>_present`) and hold a known code (`<rule>_known`)."""
+    return [
+        _expectation(
+            "expect_column_values_to_not_be_null", f"{rule}_present", "row",
+            f"column {column!r} is empty", column=column,
+        ),
+        _expectation(
+            "expect_column_values_to_be_in_set", f"{rule}_known", "row",
+            f"column {column!r} is not {known_as}", column=column, value_set=value_set,
+        ),
+    ]
+
+
 def _formats_text(formats: list[str]) -> str:
     return " or ".join(formats) if formats else "ISO 8601"
 
@@ -211,36 +225,20 @@ def default_raw_suite(
                 )
             )
     if mapping.kind == "cst":
-        column = columns["category"]
-        expectations += [
-            _expectation(
-                "expect_column_values_to_not_be_null", "category_present", "row",
-                f"column {column!r} is empty", column=column,
-            ),
-            _expectation(
-                "expect_column_values_to_be_in_set", "category_known", "row",
-                f"column {column!r} is not one of CST's six categories",
-                column=column, value_set={"$PARAMETER": "category_variants"},
-            ),
-        ]
+        expectations += _present_and_known(
+            columns["category"], "category", "one of CST's six categories", {"$PARAMETER": "category_variants"}
+        )
     else:
-        code = columns["offence_code"]
         status = columns["status"]
-        expectations += [
-            _expectation(
-                "expect_column_values_to_not_be_null", "offence_code_present", "row",
-                f"column {code!r} is empty", column=code,
-            ),
-            _expectation(
-                "expect_column_values_to_be_in_set", "offence_code_known", "row",
-                f"column {code!r} is not a known Home Office offence code",
-                column=code, value_set={"$PARAMETER": "offence_codes"},
-            ),
+        expectations += _present_and_known(
+            columns["offence_code"], "offence_code", "a known Home Office offence code", {"$PARAMETER": "offence_codes"}
+        )
+        expectations.append(
             _expectation(
                 "expect_column_values_to_not_be_null", "status_present", "row",
                 f"column {status!r} is empty", column=status,
-            ),
-        ]
+            )
+        )
         if status_values:
             # A mapping names only the values meaning cancelled (staging takes any other
             # value as confirmed), so the full set is known only from a suite file.

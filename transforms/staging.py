@@ -25,6 +25,16 @@ from transforms.pseudonyms import keyed_hashes, keyed_token_lists
 from transforms.redaction import redact_frame
 from transforms.reference_data import ReferenceData, folded_name, force_names
 
+# Where a record happened, in the same columns on both sides (what linkage compares).
+PLACE_COLUMNS = [
+    "street",
+    "town",
+    "postcode_unit_key",
+    "postcode_sector",
+    "postcode_district",
+    "postcode_area",
+    "postcode_quality",
+]
 CST_COLUMNS = [
     "report_key",
     "source_row",
@@ -36,13 +46,7 @@ CST_COLUMNS = [
     "method",
     "location_type",
     "victim_type",
-    "street",
-    "town",
-    "postcode_unit_key",
-    "postcode_sector",
-    "postcode_district",
-    "postcode_area",
-    "postcode_quality",
+    *PLACE_COLUMNS,
     "force_id",
     "force_id_basis",
     "reported_to_police",
@@ -61,13 +65,7 @@ POLICE_COLUMNS = [
     "occurred_from",
     "occurred_to",
     "reported_date",
-    "street",
-    "town",
-    "postcode_unit_key",
-    "postcode_sector",
-    "postcode_district",
-    "postcode_area",
-    "postcode_quality",
+    *PLACE_COLUMNS,
     "hate_flags",
     "victim_count",
     "status",

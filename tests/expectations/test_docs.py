@@ -53,3 +53,19 @@ def test_data_docs_are_written_without_any_value(tmp_path: Path):
             for value in PLANTED:
                 assert value.encode() not in data, f"{value!r} in {path}"
                 assert value.upper().encode() not in data and value.lower().encode() not in data
+
+
+def test_an_expectation_that_could_not_run_still_renders(tmp_path: Path, caplog):
+    """A missing column makes row checks raise inside GX; their page must still be built, without errors."""
+    mapping = load_mapping("builtin:gmp")
+    raw = read_extract((SAMPLES / "police/gmp/gmp_antisemitic_crimes_20261019.csv").read_bytes(), mapping).frame
+    outcome = validate_extract(raw.drop("RECORD_STATUS"), mapping, Settings().reference_data, now=datetime(2026, 11, 25))
+    entries = [{**entry, "label": "police/gmp/no_status.csv"} for entry in outcome.results]
+    assert any(r["exception_info"]["raised_exception"] for e in entries for r in e["result"]["results"])
+
+    caplog.set_level("ERROR")
+    write_data_docs(tmp_path / "reports", "20261125T020000-abc123", entries)
+
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage()[:200] for r in caplog.records]
+    page = next(p for p in (tmp_path / "reports").rglob("*.html") if p.name.startswith("police__gmp__no_status"))
+    assert "RECORD_STATUS" in page.read_text()

@@ -1,39 +1,12 @@
 -- Extracts received per source and extract date: counts only (no file names,
--- hashes, references or values). The extract date is the last full date in the
--- file's name (YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD) when it is not after the day
--- the file was first seen; else the date of the latest record it holds (CST:
--- reported or last updated; police: reported), capped at that day; else the
--- day it was first seen. The name comes first because a small extract may hold
--- only re-sent old records. Gaps in a sender's cadence are the days between
--- its consecutive extract dates.
--- The extract-date rule is repeated in data_quality_quarantine.sql: keep them equal.
+-- hashes, references or values). Extract dates come from the extract_dates
+-- mart; gaps in a sender's cadence are the days between its consecutive
+-- extract dates.
 
 with
 
 files as (
     select * from manifest
-),
-
-cst_record_dates as (
-    select
-        file_hash,
-        max(greatest(reported_date, cast(last_updated as date))) as latest_record_date
-    from stg_cst_report_versions
-    group by file_hash
-),
-
-police_record_dates as (
-    select
-        file_hash,
-        max(reported_date) as latest_record_date
-    from stg_police_crime_versions
-    group by file_hash
-),
-
-record_dates as (
-    select * from cst_record_dates
-    union all
-    select * from police_record_dates
 ),
 
 quarantined_rows as (
@@ -45,57 +18,20 @@ quarantined_rows as (
     group by file_hash
 ),
 
-named as (
-    select
-        files.*,
-        cast(files.first_seen as date) as received_date,
-        cast(try_strptime(
-            regexp_replace(
-                regexp_extract_all(
-                    regexp_extract(files.file_key, '[^/]+$'),
-                    '(20[0-9]{2}[-_]?[01][0-9][-_]?[0-3][0-9])', 1
-                )[-1],
-                '[-_]', '', 'g'
-            ),
-            '%Y%m%d'
-        ) as date) as name_date
-    from files
-),
-
-dated as (
-    select
-        named.source_id,
-        named.status,
-        named.rows_read,
-        named.rows_loaded,
-        coalesce(quarantined_rows.rows_quarantined, 0) as rows_quarantined,
-        named.received_date,
-        case when named.name_date <= named.received_date then named.name_date end as name_date,
-        -- least() skips nulls in DuckDB: an extract without records has no record date
-        case when record_dates.latest_record_date is not null
-            then least(record_dates.latest_record_date, named.received_date)
-        end as record_date
-    from named
-    left join record_dates using (file_hash)
-    left join quarantined_rows using (file_hash)
-),
-
 final as (
     select
-        source_id,
-        coalesce(name_date, record_date, received_date) as extract_date,
-        case
-            when name_date is not null then 'file name'
-            when record_date is not null then 'records'
-            else 'received'
-        end as extract_date_basis,
-        received_date,
+        files.source_id,
+        extract_dates.extract_date,
+        extract_dates.extract_date_basis,
+        extract_dates.received_date,
         count(*) as extracts,
-        count(*) filter (where status = 'quarantined') as extracts_quarantined,
-        cast(sum(rows_read) as bigint) as rows_read,
-        cast(sum(rows_loaded) as bigint) as rows_loaded,
-        cast(sum(rows_quarantined) as bigint) as rows_quarantined
-    from dated
+        count(*) filter (where files.status = 'quarantined') as extracts_quarantined,
+        cast(sum(files.rows_read) as bigint) as rows_read,
+        cast(sum(files.rows_loaded) as bigint) as rows_loaded,
+        cast(sum(coalesce(quarantined_rows.rows_quarantined, 0)) as bigint) as rows_quarantined
+    from files
+    inner join extract_dates using (file_hash)
+    left join quarantined_rows using (file_hash)
     group by all
     order by source_id, extract_date, extract_date_basis, received_date
 )

@@ -1,66 +1,9 @@
 -- Quarantine by source, extract date and rule: counts only (no file names,
--- rows, keys or reasons). The extract date follows data_quality_extracts.sql
--- (keep the two rules equal). A row counts once per rule it broke; a whole
+-- rows, keys or reasons). Extract dates come from the extract_dates mart, as
+-- in data_quality_extracts. A row counts once per rule it broke; a whole
 -- quarantined file counts under files.
 
 with
-
-files as (
-    select * from manifest
-),
-
-cst_record_dates as (
-    select
-        file_hash,
-        max(greatest(reported_date, cast(last_updated as date))) as latest_record_date
-    from stg_cst_report_versions
-    group by file_hash
-),
-
-police_record_dates as (
-    select
-        file_hash,
-        max(reported_date) as latest_record_date
-    from stg_police_crime_versions
-    group by file_hash
-),
-
-record_dates as (
-    select * from cst_record_dates
-    union all
-    select * from police_record_dates
-),
-
-named as (
-    select
-        files.file_hash,
-        cast(files.first_seen as date) as received_date,
-        cast(try_strptime(
-            regexp_replace(
-                regexp_extract_all(
-                    regexp_extract(files.file_key, '[^/]+$'),
-                    '(20[0-9]{2}[-_]?[01][0-9][-_]?[0-3][0-9])', 1
-                )[-1],
-                '[-_]', '', 'g'
-            ),
-            '%Y%m%d'
-        ) as date) as name_date
-    from files
-),
-
-extract_dates as (
-    select
-        named.file_hash,
-        coalesce(
-            case when named.name_date <= named.received_date then named.name_date end,
-            case when record_dates.latest_record_date is not null
-                then least(record_dates.latest_record_date, named.received_date)
-            end,
-            named.received_date
-        ) as extract_date
-    from named
-    left join record_dates using (file_hash)
-),
 
 entries as (
     select * from quarantine
