@@ -96,8 +96,35 @@ def _junit_counts(path: Path) -> tuple[int, int, int]:
     return total - failed - skipped, failed, skipped
 
 
+# Known slow groups first so that the two lanes end together (fresh clones have no timings).
+SLOW_FIRST = ["tests/e2e/test_crash_safety.py", "tests/e2e/test_dask.py", "unit", "tests/e2e/test_bad_input.py",
+              "tests/e2e/test_leaks.py", "tests/e2e/test_concurrency.py", "tests/e2e/test_nightly.py"]
+TIMINGS = VENV / ".test-group-seconds.json"
+
+
+def _run_group(name: str, args: list[str], pytest: list[str], work: Path) -> tuple[str, float, tuple[int, int, int], str]:
+    """One pytest process with its own Prefect home and temporary folder; output kept until it ends."""
+    import time
+
+    slug = name.replace("/", "_")
+    report, log = work / f"{slug}.xml", work / f"{slug}.log"
+    env = {**os.environ, "PREFECT_HOME": str(work / f"prefect-{slug}")}
+    started = time.perf_counter()
+    with log.open("w") as out:
+        subprocess.run([*pytest, f"--junitxml={report}", f"--basetemp={work / f'tmp-{slug}'}", *args],
+                       cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    return name, time.perf_counter() - started, _junit_counts(report), log.read_text(errors="replace")
+
+
 def test() -> None:
-    """Run the whole test suite (ruff first: style failures fail CI too)."""
+    """Run the whole test suite (ruff first: style failures fail CI too).
+
+    The unit tests run in one pytest process, each end-to-end module in one of its own;
+    up to two processes at a time (INCIDENTS_TEST_JOBS to change), longest first.
+    """
+    import json
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     ensure_environment()
     run(PYTHON, "-m", "ruff", "check", ".")
     pytest = [str(PYTHON), "-m", "pytest", "-q", "-ra", "--durations=10"]
@@ -105,15 +132,20 @@ def test() -> None:
         run(*pytest, *sys.argv[2:])
         return
     e2e = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "e2e").glob("test_*.py"))
-    groups = [[*(f"--ignore={path}" for path in [*ISOLATED, "tests/e2e"])], *([m] for m in e2e), ISOLATED]
+    groups = {"unit": [*(f"--ignore={path}" for path in [*ISOLATED, "tests/e2e"])], **{m: [m] for m in [*e2e, *ISOLATED]}}
+    seconds = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    fallback = {name: len(SLOW_FIRST) - SLOW_FIRST.index(name) for name in SLOW_FIRST}
+    order = sorted(groups, key=lambda g: (seconds.get(g, 0), fallback.get(g, 0)), reverse=True)
+    jobs = int(os.environ.get("INCIDENTS_TEST_JOBS", min(2, os.cpu_count() or 1)))
     passed = failed = skipped = 0
-    with tempfile.TemporaryDirectory() as reports:
-        for number, group in enumerate(groups):
-            report = Path(reports) / f"{number}.xml"
-            print("+", " ".join(["pytest", *group]), flush=True)
-            subprocess.run([*pytest, f"--junitxml={report}", *group], cwd=ROOT, check=False)
-            counts = _junit_counts(report)
+    with tempfile.TemporaryDirectory() as work, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_run_group, name, groups[name], pytest, Path(work)) for name in order]
+        for future in as_completed(futures):
+            name, elapsed, counts, output = future.result()
+            print(f"+ pytest {' '.join(groups[name])}  ({elapsed:.0f} s)\n{output}", flush=True)
+            seconds[name] = round(elapsed, 1)
             passed, failed, skipped = passed + counts[0], failed + counts[1], skipped + counts[2]
+    TIMINGS.write_text(json.dumps(seconds, indent=1, sort_keys=True))
     print(f"tests: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
     if failed or not passed:
         sys.exit(1)

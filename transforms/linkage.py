@@ -135,8 +135,6 @@ def narrative_model(
         # look-alike at the same place look like a match.
         cst_terms = _without_place_words(cst_terms, cst, lexicon)
         police_terms = _without_place_words(police_terms, police, lexicon)
-    if idf is None:
-        idf = inverse_document_frequencies(pl.concat([cst_terms, police_terms]), cst.height + police.height)
     pattern = settings.get("offender_pattern", r"(?i)\bdescribed as\s+([^.;]+)")
     offender = (
         pl.col("offender_description_redacted")
@@ -145,9 +143,27 @@ def narrative_model(
     )
     cst_offender = narrative_terms(_docs(cst, offender), lexicon)
     police_offender = narrative_terms(_docs(police, pl.col("summary_redacted").str.extract(pattern, 1)), lexicon)
+    if settings["narrative"].get("drop_own_offender_words", False):
+        # Likewise who did it: the offender comparison weighs the descriptions.
+        cst_terms = cst_terms.join(cst_offender.select("doc", "term"), on=["doc", "term"], how="anti")
+        police_terms = police_terms.join(police_offender.select("doc", "term"), on=["doc", "term"], how="anti")
+    if settings["narrative"].get("drop_channel_words", False):
+        # and the platform an online incident happened on: the channel comparison weighs it.
+        channel_words = _channel_terms(settings.get("channels", {}), lexicon)
+        cst_terms = cst_terms.filter(~pl.col("term").is_in(channel_words))
+        police_terms = police_terms.filter(~pl.col("term").is_in(channel_words))
+    if idf is None:
+        idf = inverse_document_frequencies(pl.concat([cst_terms, police_terms]), cst.height + police.height)
     return NarrativeModel(
         lexicon, cst["report_key"], police["crime_key"], cst_terms, police_terms, idf, cst_offender, police_offender
     )
+
+
+def _channel_terms(channels: Mapping[str, list[str]], lexicon: NarrativeLexicon) -> list[str]:
+    """The narrative terms that name a channel (`twitter`, `whatsapp`; not the words of `text message`)."""
+    spellings = [spelling for names in channels.values() for spelling in names if spelling.isalpha()]
+    docs = pl.DataFrame({"doc": list(range(len(spellings))), "text": spellings})
+    return narrative_terms(docs, lexicon)["term"].unique().to_list()
 
 
 def _without_place_words(terms: pl.DataFrame, records: pl.DataFrame, lexicon: NarrativeLexicon) -> pl.DataFrame:

@@ -12,6 +12,7 @@ which carries no evidence either way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import jellyfish
@@ -24,14 +25,28 @@ def gamma(name: str) -> str:
     return f"gamma_{name}"
 
 
-def named_channel(text: pl.Expr, channels: Mapping[str, Sequence[str]]) -> pl.Expr:
-    """The first channel (platform) whose spelling appears in a text, by the settings' order."""
-    lowered = text.fill_null("").str.to_lowercase()
+def named_channel(
+    text: pl.Expr, channels: Mapping[str, Sequence[str]], placeholder_pattern: str = r"\[[^\]]*\]"
+) -> pl.Expr:
+    """The first channel (platform) named in a text as a whole word, by the settings' order.
+
+    Redaction placeholders are removed first, with the word that labels them:
+    `contact email [EMAIL]` is a contact detail, not where the incident happened.
+    """
+    lowered = (
+        text.fill_null("").str.to_lowercase()
+        .str.replace_all(rf"[\w/-]+\s*:?\s*(?:{placeholder_pattern})", " ")
+        .str.replace_all(placeholder_pattern, " ")
+    )
     found = pl.lit(None, dtype=pl.String)
     for name, spellings in reversed(list(channels.items())):
-        hit = pl.any_horizontal([lowered.str.contains(spelling.lower(), literal=True) for spelling in spellings])
-        found = pl.when(hit).then(pl.lit(name)).otherwise(found)
+        words = "|".join(re.escape(spelling.lower()) for spelling in spellings)
+        found = pl.when(lowered.str.contains(rf"\b(?:{words})\b")).then(pl.lit(name)).otherwise(found)
     return found
+
+
+def _placeholders(settings: Mapping) -> str:
+    return settings.get("narrative", {}).get("placeholder_pattern", r"\[[^\]]*\]")
 
 
 def cst_comparison_frame(cst: pl.DataFrame, settings: Mapping) -> pl.DataFrame:
@@ -51,8 +66,11 @@ def cst_comparison_frame(cst: pl.DataFrame, settings: Mapping) -> pl.DataFrame:
         pl.col("category").alias("category_l"),
         pl.col("victim_type").str.to_lowercase().replace_strict(to_kind, default=None).alias("kind_l"),
         pl.col("reported_to_police").alias("told_police_l"),
+        pl.col("force_id").replace("unknown", None).alias("force_l"),
         pl.col("cited_crime_ref_tokens").list.len().fill_null(0).gt(0).alias("cited_l"),
-        named_channel(pl.col("description_redacted"), settings.get("channels", {})).alias("channel_l"),
+        named_channel(pl.col("description_redacted"), settings.get("channels", {}), _placeholders(settings)).alias(
+            "channel_l"
+        ),
     )
 
 
@@ -78,8 +96,11 @@ def police_comparison_frame(police: pl.DataFrame, settings: Mapping) -> pl.DataF
         pl.col("postcode_area").alias("area_r"),
         pl.col("street").str.to_lowercase().alias("street_r"),
         pl.col("offence_category").alias("category_r"),
+        pl.col("force_id").alias("force_r"),
         kind.alias("kind_r"),
-        named_channel(pl.col("summary_redacted"), settings.get("channels", {})).alias("channel_r"),
+        named_channel(pl.col("summary_redacted"), settings.get("channels", {}), _placeholders(settings)).alias(
+            "channel_r"
+        ),
     )
 
 
@@ -364,6 +385,15 @@ def comparison_vectors(
         expressions.append(
             _levels("narrative", [cosine >= cut for cut in cuts] + [pl.lit(True)], cosine.is_null())
         )
+    if "force" in comparisons:
+        # a report whose force CST could not tell competes with every force's crimes
+        expressions.append(
+            _levels(
+                "force",
+                [pl.col("force_l") == pl.col("force_r"), pl.col("force_l").is_null(), pl.lit(True)],
+                pl.col("force_r").is_null(),
+            )
+        )
     if "reported_to_police" in comparisons:
         told = pl.col("told_police_l")
         expressions.append(
@@ -399,3 +429,4 @@ def comparison_vectors(
         "offender_jaccard",
         *[gamma(c["name"]) for c in settings["comparisons"]],
     )
+

@@ -81,15 +81,25 @@ class FittedModel:
 
 
 class _InformedECM(ECM):
-    """recordlinkage's ECM kernel, started from the settings' m/u priors."""
+    """recordlinkage's ECM kernel, started from the settings' m/u priors, nulls neutral.
+
+    A null level (missing on either side) stays a category of its own, but the
+    E-step gives it no weight in either class, as scoring does (Splink's
+    treatment of nulls): an online crime has no postcode or street, and
+    counting that as disagreement made EM call most online pairs non-matches
+    (and learn that agreeing on the platform, seen only online, is evidence
+    against a match).
+    """
 
     def __init__(self, start: Sequence[Mapping[int, tuple[float, float]]], prior: float, **kwargs) -> None:
         super().__init__(init="jaro", binarize=None, **kwargs)
         self._start = start
         self._prior = prior
+        self._null_columns: list[int] = []
 
     def _init_parameters_jaro(self, X_bin):  # noqa: N803 - recordlinkage's signature
         columns: list[tuple[float, float]] = []
+        self._null_columns = []
         for binarizer, start in zip(self._binarizers, self._start, strict=True):
             classes = [int(c) for c in binarizer.classes_]
             pairs = [start.get(c, (0.3, 0.3)) for c in classes]
@@ -98,6 +108,8 @@ class _InformedECM(ECM):
             scaled = [(max(m / m_total, _FLOOR), max(u / u_total, _FLOOR)) for m, u in pairs]
             # recordlinkage encodes a 1-class column as one indicator and a
             # 2-class column as two: the same layout as classes here, except 1 class.
+            if NULL_LEVEL in classes and len(classes) > 1:
+                self._null_columns.append(len(columns) + classes.index(NULL_LEVEL))
             columns.extend(scaled)
         feature_prob = np.array([[u for _, u in columns], [m for m, _ in columns]])
         return np.log([1.0 - self._prior, self._prior]), np.log(feature_prob)
@@ -106,7 +118,14 @@ class _InformedECM(ECM):
         # A level whose probability reached 0 in one class gives log 0 = -inf,
         # and 0 * -inf = NaN in recordlinkage's dot product: floor it instead.
         self.feature_log_prob_ = np.maximum(self.feature_log_prob_, math.log(_FLOOR))
-        return super()._joint_log_likelihood(X)
+        fitted = self.feature_log_prob_
+        neutral = fitted.copy()
+        neutral[:, self._null_columns] = 0.0  # log 1: a null level says nothing either way
+        self.feature_log_prob_ = neutral
+        try:
+            return super()._joint_log_likelihood(X)
+        finally:
+            self.feature_log_prob_ = fitted
 
 
 def _comparison_names(settings: Mapping) -> list[str]:
@@ -192,8 +211,10 @@ def _em_columns(settings: Mapping, include_aux: bool = False) -> tuple[list[dict
     em_settings = [c for c in settings["comparisons"] if c.get("em", True) or include_aux]
     columns = []
     for comparison in em_settings:
-        null_as = int(comparison.get("em_null_level", len(comparison["levels"]) - 1))
-        columns.append(pl.col(gamma(comparison["name"])).replace(NULL_LEVEL, null_as).cast(pl.Int16))
+        column = pl.col(gamma(comparison["name"]))
+        if "em_null_level" in comparison:  # nulls count as this level in EM (else they are neutral)
+            column = column.replace(NULL_LEVEL, int(comparison["em_null_level"]))
+        columns.append(column.cast(pl.Int16))
     return em_settings, columns
 
 
@@ -294,9 +315,9 @@ def fit_ecm(
     1. score the pairs with the current model (first: the settings' priors)
        and keep the mutual-best edges: the report's best incident group that
        also has the report as its best - where almost every match is;
-    2. run recordlinkage's ECMClassifier there (informed start; each
-       comparison's nulls merged into its `em_null_level`, since recordlinkage
-       would make a null a category of its own and nulls are record-level);
+    2. run recordlinkage's ECMClassifier there (informed start; a null level
+       weighs nothing in the E-step, see `_InformedECM`, unless the comparison
+       names an `em_null_level` to count its nulls as);
     3. m of every level (full resolution, nulls apart) from the EM posterior,
        M = expected matches; u of every level from all candidate pairs with
        the expected matches taken out: u_k = (n_k - M m_k) / (N - M);

@@ -326,3 +326,36 @@ def test_fitted_model_round_trips_through_json(settings):
     model = prior_model(settings)
     again = FittedModel.from_dict(model.to_dict())
     assert again.to_dict() == model.to_dict()
+
+
+def test_channel_is_named_as_a_word_and_a_contact_address_is_not_one(settings):
+    from transforms.linkage_compare import named_channel
+
+    texts = pl.DataFrame({"t": ["targeted on Twitter/X. Contact email [EMAIL].", "IP VIA SOCIAL MEDIA. IP EMAIL [EMAIL].",
+                                "targeted by email: a man", "she emailed him"]})
+    found = texts.select(named_channel(pl.col("t"), settings["channels"]).alias("channel"))["channel"].to_list()
+    assert found == ["twitter", None, "email", None]
+
+
+def test_a_report_without_a_force_is_its_own_level(settings):
+    online = {"incident_date": date(2026, 3, 1), "method": "online", "location_type": "online",
+              "description_redacted": "targeted on Instagram: an anonymous account sent antisemitic direct messages"}
+    c = cst({"report_key": "R1", **online}, {"report_key": "R2", **online, "force_id": "unknown"})
+    p = police({"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 12),
+                "summary_redacted": "IP VIA SOCIAL MEDIA (INSTAGRAM). SUSP SENT ABUSIVE DIRECT MESSAGES TO IP."})
+    v = {r["report_key"]: r for r in vectors(c, p, settings).iter_rows(named=True)}
+    assert v["R1"][gamma("force")] == 0 and v["R2"][gamma("force")] == 1
+    assert v["R1"][gamma("channel")] == 0
+
+
+def test_offender_and_channel_words_count_once_not_in_the_narrative_too(settings):
+    c = cst({"report_key": "R1", "incident_date": date(2026, 3, 1), "offender_description_redacted": "a former colleague",
+             "description_redacted": "targeted on WhatsApp: a former colleague posted antisemitic comments"})
+    p = police({"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 12),
+                "summary_redacted": "IP VIA SOCIAL MEDIA (WHATSAPP). SUSP DESCRIBED AS FORMER COLLEAGUE OF IP. "
+                                    "SUSP POSTED OFFENSIVE COMMENTS ONLINE."})
+    texts = narrative_model(c, p, settings)
+    words = set(texts.cst_terms["term"]) | set(texts.police_terms["term"])
+    assert not words & {"whatsapp", "former", "colleague"}
+    assert {"comment", "post"} <= set(texts.cst_terms["term"])
+    assert set(texts.cst_offender_terms["term"]) == {"former", "colleague"}

@@ -98,3 +98,28 @@ def test_too_few_pairs_fall_back_to_the_declared_priors():
     assert model.method == "prior"
     assert model.weight_of("date", 0) == pytest.approx(math.log2(0.6 / 0.2))
     assert score(empty, model).height == 0
+
+
+def test_a_null_level_common_among_one_kind_of_match_does_not_turn_its_other_levels_against_it():
+    # Online pairs: no place (null) but agreeing on the channel, which only they have. EM must not
+    # read "no place" as disagreement and learn that agreeing on the channel is evidence against a match.
+    settings = {
+        **SETTINGS,
+        "comparisons": [
+            *SETTINGS["comparisons"],
+            {"name": "channel", "levels": [{"label": "same", "m": 0.5, "u": 0.5}, {"label": "different", "m": 0.5, "u": 0.5}]},
+        ],
+    }
+    rng = np.random.default_rng(4)
+    vectors = synthetic(seed=3, null_place=0.0)
+    online = rng.random(vectors.height) < 0.3
+    match = vectors["y"].to_numpy() == 1
+    channel = np.where(online, np.where(match, 0, rng.choice(2, vectors.height, p=[0.1, 0.9])), -1)
+    place = np.where(online, -1, vectors[gamma("place")].to_numpy())
+    vectors = vectors.with_columns(
+        pl.Series(gamma("place"), place, dtype=pl.Int8), pl.Series(gamma("channel"), channel, dtype=pl.Int8)
+    )
+    model = fit_ecm(vectors.drop("y"), settings)
+    assert model.weight_of("channel", 0) > 2.0
+    assert model.weight_of("channel", 1) < 0.0
+    assert model.weight_of("place", 0) == pytest.approx(math.log2(0.9 / 0.1), abs=1.0)
