@@ -12,8 +12,9 @@ against one Prefect server (as under `incidents serve`):
 Each reports wall time and the run's peak memory (RSS of the `incidents` process),
 and the time spent in each step (Prefect task runs). A scale whose predicted full
 run (linear in the data, from the previous scale) exceeds --budget seconds, or
-whose predicted peak memory exceeds 60% of the memory available, is skipped and
-reported as such.
+whose predicted peak memory exceeds 60% of the memory available or
+--max-memory-gb (default 11), is skipped and reported as such. Growth columns
+compare each scale with 1x: data (row versions), then time and memory.
 
     .venv/bin/python benchmarks/scale.py [--scales 1,10,100] [--budget 1800] [--out results.json]
 """
@@ -167,20 +168,26 @@ def table(results: list[Scale]) -> str:
     base = next((r for r in results if r.full), None)
     lines = [
         "| scale | incidents | files | landing MB | row versions | full run s | full peak MB | "
-        "incremental s | incr. peak MB | no-change s | time vs 1x | memory vs 1x |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "incremental s | incr. peak MB | no-change s | data vs 1x | full time vs 1x | full memory vs 1x | "
+        "incr. time vs 1x | incr. memory vs 1x |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.full is None:
-            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | |")
+            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | | | | |")
             continue
         rows = r.cst_versions + r.police_versions
-        grow_t = r.full.seconds / base.full.seconds if base else 1
-        grow_m = r.full.peak_mb / base.full.peak_mb if base else 1
+        base_rows = (base.cst_versions + base.police_versions) if base else rows
+
+        def grow(value: float, first: float) -> str:
+            return f"{value / first:.1f}x" if first else "-"
+
         lines.append(
             f"| {r.scale}x | {r.incidents} | {r.files} | {r.landing_mb:.1f} | {rows} | {r.full.seconds:.1f} | "
             f"{r.full.peak_mb:.0f} | {r.incremental.seconds:.1f} | {r.incremental.peak_mb:.0f} | "
-            f"{r.unchanged.seconds:.1f} | {grow_t:.1f}x | {grow_m:.1f}x |"
+            f"{r.unchanged.seconds:.1f} | {grow(rows, base_rows)} | {grow(r.full.seconds, base.full.seconds)} | "
+            f"{grow(r.full.peak_mb, base.full.peak_mb)} | {grow(r.incremental.seconds, base.incremental.seconds)} | "
+            f"{grow(r.incremental.peak_mb, base.incremental.peak_mb)} |"
         )
     lines.append("")
     lines.append("Seconds per step (full run / incremental night):")
@@ -198,6 +205,8 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--budget", type=float, default=1800.0,
                         help="skip a scale whose full run is predicted (linearly) to exceed this many seconds")
+    parser.add_argument("--max-memory-gb", type=float, default=11.0,
+                        help="skip a scale whose full run is predicted (linearly) to peak above this")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and state folders")
     args = parser.parse_args()
@@ -215,8 +224,9 @@ def main() -> None:
                     reason = None
                     if predicted > args.budget:
                         reason = f"predicted {predicted:.0f} s > budget {args.budget:.0f} s"
-                    elif memory > 0.6 * available_mb():
-                        reason = f"predicted peak {memory / 1024:.0f} GB > 60% of available memory"
+                    elif memory > min(0.6 * available_mb(), args.max_memory_gb * 1024):
+                        reason = (f"predicted peak {memory / 1024:.1f} GB > min(60% of available memory, "
+                                  f"{args.max_memory_gb:g} GB)")
                     if reason:
                         skipped = Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale, skipped=reason)
                         results.append(skipped)

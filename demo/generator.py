@@ -215,32 +215,64 @@ class District:
     orgs: list[Org] = field(default_factory=list)
 
 
+# Extra street names once a district has used every "<stem> <kind>" (beyond ~25x the default).
+_STREET_QUALIFIERS = (
+    "Upper", "Lower", "Old", "New", "North", "South", "East", "West", "Little", "Great",
+    "Church", "Mill", "High", "Long", "Far", "Middle", "Back", "Green", "Bridge", "Station",
+)
+_BASE_STREETS = frozenset(f"{s} {k}" for s in STREET_STEMS for k in STREET_KINDS)
+
+
+def _extra_street_name(rng: random.Random, taken: set[str], base_left: bool) -> str:
+    """A street name not in `taken`: "<stem> <kind>" while any is left (the draws of smaller
+    runs, so their output is unchanged), then "<qualifier> <stem> <kind>"."""
+    if base_left:
+        while True:
+            name = f"{rng.choice(STREET_STEMS)} {rng.choice(STREET_KINDS)}"
+            if name not in taken:
+                return name
+    if len(taken) >= len(_BASE_STREETS) * (len(_STREET_QUALIFIERS) + 1):
+        raise ValueError("demo gazetteer: no street names left for a district (scale too large)")
+    while True:
+        name = f"{rng.choice(_STREET_QUALIFIERS)} {rng.choice(STREET_STEMS)} {rng.choice(STREET_KINDS)}"
+        if name not in taken:
+            return name
+
+
+def _street_unit(rng: random.Random, prefix: str, used: set[str], in_sector: dict[str, int], street_units: list[str]) -> str:
+    """A postcode unit starting `prefix` ("M7 4"): unused while the sector has any left (smaller
+    runs draw exactly as before), then shared with another street (real units often span streets)."""
+    full = in_sector.get(prefix, 0) >= len(_INWARD_LETTERS) ** 2
+    while True:
+        unit = f"{prefix}{rng.choice(_INWARD_LETTERS)}{rng.choice(_INWARD_LETTERS)}"
+        if unit not in used:
+            used.add(unit)
+            in_sector[prefix] = in_sector.get(prefix, 0) + 1
+            return unit
+        if full and unit not in street_units:
+            return unit
+
+
 def _build_gazetteer(rng: random.Random, scale: float) -> list[District]:
     districts: list[District] = []
     used: set[str] = set()
+    in_sector: dict[str, int] = {}
     for code, town, force_name, area, weight, streets, orgs in DISTRICTS:
         d = District(code, town, force_name, force_id_for_name(force_name), area, weight)
         names = streets.split("|")
         n_extra = round(len(names) * max(0.0, scale - 1.0))
         taken = set(names)
-        while n_extra > 0:
-            name = f"{rng.choice(STREET_STEMS)} {rng.choice(STREET_KINDS)}"
-            if name not in taken:
-                taken.add(name)
-                names.append(name)
-                n_extra -= 1
+        base_left = len(_BASE_STREETS - taken)
+        for _ in range(n_extra):
+            name = _extra_street_name(rng, taken, base_left > 0)
+            base_left -= name in _BASE_STREETS
+            taken.add(name)
+            names.append(name)
         for name in names:
             sector = rng.randint(1, 9)
             units: list[str] = []
             for _ in range(rng.randint(5, 14)):
-                while True:
-                    unit = (
-                        f"{code} {sector}{rng.choice(_INWARD_LETTERS)}{rng.choice(_INWARD_LETTERS)}"
-                    )
-                    if unit not in used:
-                        used.add(unit)
-                        units.append(unit)
-                        break
+                units.append(_street_unit(rng, f"{code} {sector}", used, in_sector, units))
             d.streets.append(Street(name, d, tuple(units)))
         for org_name, vtype in orgs:
             d.orgs.append(

@@ -65,6 +65,8 @@ class PublishConfig(BaseModel):
 
     suppression_threshold: int = 5
     s3_prefix: str | None = None
+    # releases kept under <s3_prefix>/runs/ (the newest, complete ones); older are deleted after an upload
+    s3_keep_releases: int = Field(default=30, ge=1)
 
 
 class ScheduleConfig(BaseModel):

@@ -45,7 +45,7 @@ from transforms.linkage import (
 )
 from transforms.linkage_compare import gamma
 from transforms.linkage_model import FittedModel, score
-from transforms.linkage_resolve import RESOLVED_COLUMNS, components, resolved_pairs
+from transforms.linkage_resolve import RESOLVED_COLUMNS, resolved_pairs
 from warehouse.run import Warehouse, sql_file
 
 EXTRA_COLUMNS = ["rule", "levels", "date_gap_days", "time_gap_minutes", "narrative_cosine", "offender_jaccard"]
@@ -238,13 +238,38 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     summary.pairs_scored = vectors.height
 
 
-def _days_around(dates: pl.DataFrame, start: str, end: str, before: int, after: int) -> pl.DataFrame:
-    return (
-        dates.select(pl.date_ranges(pl.col(start) - pl.duration(days=before), pl.col(end) + pl.duration(days=after)).alias("day"))
-        .explode("day")
-        .drop_nulls()
-        .unique()
-    )
+def _near_window(settings: dict) -> int:
+    """Days a pair's dates can be apart under the narrow (non-late-report) blocking rules, plus one."""
+    spans = [
+        abs(int(day))
+        for rule in settings["blocking_rules"]
+        if rule["kind"] in ("place_date", "no_place")
+        for day in rule.get("window", [0, 0])
+    ]
+    return max(spans, default=3) + 1
+
+
+def _held_touching(warehouse: Warehouse, reports: pl.Series, crimes: pl.Series, groups: pl.Series) -> pl.DataFrame:
+    _set_scope(warehouse, {"cst": reports, "police": crimes, "group": groups})
+    return _query(warehouse, _sql("held_pairs_touching"))
+
+
+def _with_group(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(groups, on="crime_key", how="left").with_columns(
+        pl.coalesce("police_incident_id", pl.lit("pig_") + pl.col("crime_key")).alias("group_id")
+    ).drop("police_incident_id")
+
+
+def _strong(pairs: pl.DataFrame, review_t: float) -> pl.DataFrame:
+    """Pairs that can be assigned (at or above the review threshold)."""
+    return pairs.filter(pl.col("match_probability").fill_null(0.0) >= review_t)
+
+
+def _unseen(series: pl.Series, *seen: pl.Series) -> pl.Series:
+    out = series.drop_nulls().unique()
+    for other in seen:
+        out = out.filter(~out.is_in(other.implode()))
+    return out
 
 
 def _incremental(
@@ -262,21 +287,22 @@ def _incremental(
     model = FittedModel.from_dict(json.loads(model_row["parameters_json"]))
     model_run_id = model_row["run_id"]
     idf = _query(warehouse, "select term, idf from link_model_idf where model_run_id = ? order by term", [model_run_id])
-    # 1. the records a night's changes can pair with: dates within reach, or a shared crime-number token
-    cst_dates = _query(warehouse, _sql("cst_dates"))
-    police_dates = _query(warehouse, _sql("police_dates"))
-    changed_cst_dates = cst_dates.filter(pl.col("report_key").is_in(changed_reports.implode()))
-    changed_police_dates = police_dates.filter(pl.col("crime_key").is_in(changed_crimes.implode()))
-    near_reports = _days_around(changed_cst_dates, "incident_date", "incident_date", SCOPE_DAYS_BEFORE, SCOPE_DAYS_AFTER)
-    near_crimes = _days_around(changed_police_dates, "f", "t", SCOPE_DAYS_AFTER, SCOPE_DAYS_BEFORE)
-    police_days = police_dates.select(
-        "crime_key", pl.date_ranges("f", pl.min_horizontal("t", pl.col("f") + pl.duration(days=31))).alias("day")
-    ).explode("day")
-    police_scope = police_days.join(near_reports, on="day", how="semi")["crime_key"].unique()
-    cst_scope = cst_dates.join(near_crimes, left_on="incident_date", right_on="day", how="semi")["report_key"]
+    review_t = float(settings["thresholds"]["review"])
+    # 1. the records a night's changes can pair with: a place in common and dates within reach
+    #    (equality joins in DuckDB: the work follows the night, not the warehouse), or a shared
+    #    crime-number token
+    _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
+    near = _query(
+        warehouse,
+        _sql("records_near_changes"),
+        {"before": SCOPE_DAYS_BEFORE, "after": SCOPE_DAYS_AFTER, "near": _near_window(settings),
+         "max_range": int(settings.get("max_range_days", 31))},
+    )
+    police_scope = near.filter(pl.col("source") == "police")["record_key"]
+    cst_scope = near.filter(pl.col("source") == "cst")["record_key"]
     _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes})
-    changed_cst_rows = _query(warehouse, _sql("cst_in_scope"))
-    changed_police_rows = _query(warehouse, _sql("police_in_scope"))
+    changed_cst_rows = _query(warehouse, _sql("cst_named"))
+    changed_police_rows = _query(warehouse, _sql("police_named"))
     # keep the token indexes current: a changed record's old tokens out, its latest version's in
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
     warehouse.execute(_sql("token_index_forget"))
@@ -300,8 +326,8 @@ def _incremental(
     cst_scope = pl.concat([cst_scope, decided["report_key"]]).unique()
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
     _set_scope(warehouse, {"cst": cst_scope, "police": police_scope})
-    cst = _query(warehouse, _sql("cst_in_scope"))
-    police = _query(warehouse, _sql("police_in_scope"))
+    cst = _query(warehouse, _sql("cst_named"))
+    police = _query(warehouse, _sql("police_named"))
     tokens = pl.concat(
         [
             cst.select(pl.col("cited_crime_ref_tokens").explode().alias("t"))["t"],
@@ -317,6 +343,7 @@ def _incremental(
     )
     summary.pairs_scored = vectors.height
     new_pairs = _with_extras(score(vectors, model), settings)
+    del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
     _set_scope(warehouse, {"police_changed": changed_crimes})
     block_police = _query(warehouse, _sql("police_in_changed_blocks"))
@@ -325,82 +352,101 @@ def _incremental(
         if block_police.height
         else pl.Series("crime_key", [], dtype=pl.String)
     )
-    # 4. held pairs within two hops; a changed record's old pairs give way to its new ones
-    #    (a cancelled crime's stay, to be voided)
-    _set_scope(
-        warehouse,
-        {
-            "cst": pl.concat([changed_reports, new_pairs["report_key"], decided["report_key"]]),
-            "police": pl.concat([changed_crimes, new_pairs["crime_key"], decided["crime_key"], regrouped]),
-        },
-    )
-    held = _query(warehouse, _sql("held_pairs_near")).rename({"pair_probability": "match_probability"})
+    # 4. the neighbourhood re-decided: the changed records' nodes (reports, and the incident
+    #    groups of changed, regrouped or newly decided crimes) with all their pairs, then the
+    #    direct competitors: every pair of a node those pairs can assign
+    decision_crimes = pl.concat([decisions["crime_key"], decided["crime_key"]]).unique()
+    _set_scope(warehouse, {"police": pl.concat([changed_crimes, regrouped, new_pairs["crime_key"], decision_crimes])})
+    groups = _query(warehouse, _sql("groups_of_crimes"))
+    n1_reports = pl.concat([changed_reports, decided["report_key"]]).unique()
+    n1_crimes = pl.concat([changed_crimes, regrouped, decided["crime_key"]]).unique()
+    n1_groups = _with_group(pl.DataFrame({"crime_key": n1_crimes}), groups)["group_id"]
+    held = _held_touching(warehouse, n1_reports, n1_crimes, n1_groups)
+    old_groups = _unseen(held.filter(pl.col("crime_key").is_in(n1_crimes.implode()))["police_incident_id"], n1_groups)
+    if len(old_groups):  # a regrouped crime's former group lost a member
+        n1_groups = pl.concat([n1_groups, old_groups])
+        held = pl.concat([held, _held_touching(warehouse, pl.Series([], dtype=pl.String),
+                                               pl.Series([], dtype=pl.String), old_groups)]).unique(PAIR_KEYS)
     cancelled = changed_police_rows.filter(pl.col("status") == "cancelled")["crime_key"]
+    # a changed record's old pairs give way to its new ones (a cancelled crime's stay, to be voided)
     replaced = held.filter(
         pl.col("report_key").is_in(changed_reports.implode())
         | (pl.col("crime_key").is_in(changed_crimes.implode()) & ~pl.col("crime_key").is_in(cancelled.implode()))
+    ).select(PAIR_KEYS)
+    fresh = _with_group(new_pairs, groups).rename({"match_probability": "pair_probability"})
+    first = pl.concat(
+        [fresh, held.join(replaced, on=PAIR_KEYS, how="anti").select(fresh.columns)], how="vertical_relaxed"
+    ).unique(PAIR_KEYS, keep="first")
+    strong = _strong(first.rename({"pair_probability": "match_probability"}), review_t)
+    n2_reports = _unseen(strong["report_key"], n1_reports)
+    n2_groups = _unseen(strong["group_id"], n1_groups)
+    competitors = _held_touching(warehouse, n2_reports, pl.Series([], dtype=pl.String), n2_groups)
+    held = pl.concat([held, competitors]).unique(PAIR_KEYS)
+    scope = pl.concat(
+        [first, competitors.join(first.select(PAIR_KEYS), on=PAIR_KEYS, how="anti").select(fresh.columns)],
+        how="vertical_relaxed",
     )
-    kept = held.join(replaced.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
-    candidates = pl.concat([new_pairs, kept.select(new_pairs.columns)], how="vertical_relaxed").unique(
-        PAIR_KEYS, keep="first"
+    inner_reports = pl.concat([n1_reports, n2_reports])
+    inner_groups = pl.concat([n1_groups, n2_groups])
+    # 5. the boundary: a competitor's report or group assigned outside the neighbourhood stays so
+    edges = _strong(scope.rename({"pair_probability": "match_probability"}), review_t)
+    outer_reports = _unseen(edges["report_key"], inner_reports)
+    outer_groups = _unseen(edges["group_id"], inner_groups)
+    taken = (
+        _held_touching(warehouse, outer_reports, pl.Series([], dtype=pl.String), outer_groups)
+        .filter(pl.col("status").is_in(["matched", "review"]))
+        .join(scope.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+        .select("report_key", pl.col("group_id").alias("police_incident_id"))
+        .unique()
+        if len(outer_reports) or len(outer_groups)
+        else None
     )
-    involved = pl.concat([candidates["crime_key"], decisions["crime_key"], regrouped]).unique()
-    _set_scope(warehouse, {"police": involved})
-    groups = _query(warehouse, _sql("groups_of_crimes"))
+    # 6. resolve the neighbourhood; decisions on its nodes' pairs count
+    decision_groups = _with_group(decisions.select("crime_key").unique(), groups)
+    scope_decisions = decisions.join(decision_groups, on="crime_key", how="left").filter(
+        pl.col("report_key").is_in(inner_reports.implode()) | pl.col("group_id").is_in(inner_groups.implode())
+        | pl.col("crime_key").is_in(scope["crime_key"].implode())
+    ).select(decisions.columns)
+    crimes = pl.concat([scope["crime_key"], scope_decisions["crime_key"]]).unique()
+    _set_scope(warehouse, {"police": crimes})
     status = _query(warehouse, _sql("police_status_of_pairs"))
-    candidates = candidates.join(groups, on="crime_key", how="left").with_columns(
-        pl.coalesce("police_incident_id", pl.lit("pig_") + pl.col("crime_key")).alias("police_incident_id")
-    )
-    # 5. the components touched: changed records, regrouped crimes, new decisions
-    review_t = float(settings["thresholds"]["review"])
-    decided_keys = decisions.select(PAIR_KEYS).with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
-    graph = pl.concat(
-        [
-            candidates.select(*PAIR_KEYS, "match_probability"),
-            decided_keys.join(candidates.select(PAIR_KEYS), on=PAIR_KEYS, how="anti"),
-        ]
-    ).join(groups, on="crime_key", how="left").with_columns(
-        pl.coalesce("police_incident_id", pl.lit("pig_") + pl.col("crime_key")).alias("police_incident_id")
-    )
-    labels = components(graph, review_t)
-    touched_groups = graph.filter(
-        pl.col("crime_key").is_in(pl.concat([changed_crimes, regrouped, decided["crime_key"]]).implode())
-    )["police_incident_id"]
-    touched_nodes = pl.concat(
-        [changed_reports, decided["report_key"], new_pairs["report_key"], touched_groups,
-         graph.filter(pl.col("crime_key").is_in(new_pairs["crime_key"].implode()))["police_incident_id"]]
-    ).unique()
-    touched_components = labels.filter(pl.col("node").is_in(touched_nodes.implode()))["component"].unique()
-    in_touched = labels.filter(pl.col("component").is_in(touched_components.implode()))["node"]
-    subset = candidates.filter(
-        pl.col("report_key").is_in(in_touched.implode())
-        | pl.col("police_incident_id").is_in(in_touched.implode())
-        | pl.col("report_key").is_in(changed_reports.implode())
-        | pl.col("crime_key").is_in(pl.concat([changed_crimes, regrouped]).implode())
-    )
-    subset_decisions = decisions.join(
-        graph.filter(
-            pl.col("report_key").is_in(in_touched.implode()) | pl.col("police_incident_id").is_in(in_touched.implode())
-        ).select(PAIR_KEYS),
-        on=PAIR_KEYS,
-        how="semi",
-    )
+    group_map = pl.concat([
+        scope.select("crime_key", pl.col("group_id").alias("police_incident_id")),
+        decision_groups.select("crime_key", pl.col("group_id").alias("police_incident_id")),
+    ]).unique("crime_key")
     resolved = resolved_pairs(
-        subset.drop("police_incident_id"), groups, status, subset_decisions, settings["thresholds"]
+        scope.select(*PAIR_KEYS, pl.col("pair_probability").alias("match_probability"), "match_weight"),
+        group_map, status, scope_decisions, settings["thresholds"], taken,
     )
-    # 6. replace exactly the re-resolved pairs (and a changed record's vanished ones)
-    gone = pl.concat([subset.select(PAIR_KEYS), replaced.select(PAIR_KEYS), subset_decisions.select(PAIR_KEYS)]).unique()
-    warehouse.execute("create temp table if not exists link_scope_pairs (report_key varchar, crime_key varchar)")
-    warehouse.execute("delete from link_scope_pairs")
-    warehouse.insert("link_scope_pairs", gone)
-    warehouse.execute(
-        "delete from link_pairs using link_scope_pairs s "
-        "where link_pairs.report_key = s.report_key and link_pairs.crime_key = s.crime_key"
-    )
-    extras = subset.drop("match_probability", "match_weight", "police_incident_id")
-    summary.pairs_written = _write_pairs(warehouse, resolved, extras, model_run_id, now)
+    # 7. write only what changed: new or re-decided rows, and rows no longer held
+    summary.pairs_written = _write_changes(warehouse, resolved, scope, held, replaced, model_run_id, now)
     _record_state(warehouse, run_id, changed_reports, changed_crimes)
     summary.model_run_id = model_run_id
+
+
+def _write_changes(
+    warehouse: Warehouse, resolved: pl.DataFrame, scope: pl.DataFrame, held: pl.DataFrame,
+    replaced: pl.DataFrame, model_run_id: str, now: datetime,
+) -> int:
+    """Replace the rows of `held` (and `replaced`) that resolution changed or dropped; insert new ones."""
+    compared = [c for c in RESOLVED_COLUMNS if c not in (*PAIR_KEYS, "force_id")]
+    before = held.rename({"held_probability": "match_probability"}).select(*PAIR_KEYS, *compared)
+    after = resolved.select(*PAIR_KEYS, *compared)
+    same = after.join(before.select(after.columns), on=after.columns, how="semi", nulls_equal=True)
+    changed = resolved.join(same.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    gone = pl.concat([before.select(PAIR_KEYS), replaced]).unique().join(resolved.select(PAIR_KEYS), on=PAIR_KEYS,
+                                                                         how="anti")
+    drop = pl.concat([changed.select(PAIR_KEYS), gone])
+    if drop.height:
+        warehouse.execute("create temp table if not exists link_scope_pairs (report_key varchar, crime_key varchar)")
+        warehouse.execute("delete from link_scope_pairs")
+        warehouse.insert("link_scope_pairs", drop)
+        warehouse.execute(
+            "delete from link_pairs using link_scope_pairs s "
+            "where link_pairs.report_key = s.report_key and link_pairs.crime_key = s.crime_key"
+        )
+    extras = scope.drop("pair_probability", "match_weight", "group_id")
+    return _write_pairs(warehouse, changed, extras, model_run_id, now)
 
 
 def link_warehouse(

@@ -10,6 +10,8 @@ any point leaves the warehouse as it was.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import logging
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run as prefect_flow_run
 
 from expectations.docs import write_data_docs
 from expectations.suites import SuiteError
@@ -258,9 +261,18 @@ def prepare_source(
 
 @task(cache_policy=NO_CACHE)
 def load_prepared(
-    warehouse: Warehouse, run_id: str, prepared: list[PreparedFile], known_hashes: frozenset[str]
+    warehouse: Warehouse,
+    run_id: str,
+    prepared: list[PreparedFile],
+    known_hashes: frozenset[str],
+    retried: frozenset[str] = frozenset(),
 ) -> RunSummary:
-    """Write every prepared file into the warehouse (inside the run's transaction)."""
+    """Write every prepared file into the warehouse (inside the run's transaction).
+
+    `retried`: files quarantined by a `processing_error` under other code or
+    configuration (`_RETRYABLE`), processed again: their manifest row is
+    replaced, and the old entry resolved unless the same error comes back.
+    """
     summary = RunSummary(run_id)
     now = datetime.now()
     next_seq = (warehouse.scalar("select coalesce(max(ingest_seq), 0) from manifest") or 0) + 1
@@ -274,6 +286,18 @@ def load_prepared(
             summary.files_resent += 1
             continue
         known_hashes = known_hashes | {item.file_hash}
+        whole_file_quarantined = item.file_quarantined
+        if item.file_hash in retried:
+            failed_again = any(q["rule"] == "processing_error" for q in item.quarantined)
+            if failed_again:  # the open entry stands; record nothing twice
+                item.quarantined = [q for q in item.quarantined if q["rule"] != "processing_error"]
+            else:
+                warehouse.execute(
+                    "update quarantine set resolved_at = ?, resolved_by_run = ? "
+                    "where file_hash = ? and rule = 'processing_error' and resolved_at is null",
+                    [now, run_id, item.file_hash],
+                )
+            warehouse.execute("delete from manifest where file_hash = ?", [item.file_hash])
         table = "stg_cst_report_versions" if item.source_id == "cst" else "stg_police_crime_versions"
         loaded = 0
         if item.staged is not None:
@@ -295,7 +319,7 @@ def load_prepared(
             pl.lit(now).alias("first_seen"),
         ).unique("quarantine_id", keep="first")
         warehouse.insert("quarantine", quarantine)
-        status = "quarantined" if item.file_quarantined else "loaded"
+        status = "quarantined" if whole_file_quarantined else "loaded"
         warehouse.execute(
             "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [item.file_hash, item.source_id, item.file.key, item.file.size, next_seq, run_id, now,
@@ -307,10 +331,25 @@ def load_prepared(
             maybe_die("mid-load")
         summary.rows_loaded[item.source_id] = summary.rows_loaded.get(item.source_id, 0) + loaded
         summary.rows_quarantined += quarantine.filter(pl.col("source_row").is_not_null()).height
-        summary.files_quarantined += int(item.file_quarantined)
+        summary.files_quarantined += int(whole_file_quarantined)
     warehouse.execute(_RESOLVE_QUARANTINE, [now, run_id])
     return summary
 
+
+# A file the code could not process (`processing_error`, a bug or a configuration
+# gap rather than bad data) is tried again once the code version or the
+# configuration differs from the run that quarantined it.
+_RETRYABLE = """
+select m.file_hash
+from manifest m
+join runs r using (run_id)
+where m.status = 'quarantined'
+  and (r.code_version is distinct from ? or r.config_hash is distinct from ?)
+  and exists (
+      select 1 from quarantine q
+      where q.file_hash = m.file_hash and q.rule = 'processing_error' and q.resolved_at is null
+  )
+"""
 
 # A quarantined row is resolved once a later file loads a version of the same
 # record. A quarantined file, or a row without a usable reference, once the same
@@ -354,13 +393,19 @@ def record_landing_issues(warehouse: Warehouse, files: list[LandedFile]) -> None
 
 
 def code_version() -> str:
+    """The git commit of a checkout, else the installed package's version."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=False,
         )
-        return out.stdout.strip() or "unknown"
+        if out.stdout.strip():
+            return out.stdout.strip()
     except OSError:
+        pass
+    try:
+        return "v" + importlib.metadata.version("incident-exchange")
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -375,13 +420,39 @@ def summary_markdown(summary: RunSummary) -> str:
     )
 
 
+def mark_flow_run_crashed(flow_run_id: str, logger: logging.Logger | logging.LoggerAdapter) -> None:
+    """A run killed while holding the lock stays `Running` in Prefect: say what became of it.
+
+    Its transaction was never committed, so the warehouse is as it was before it started.
+    """
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+            if state is not None and not state.is_final():
+                client.set_flow_run_state(
+                    flow_run_id,
+                    Crashed(message="the process ended without releasing the run lock; nothing it did was committed"),
+                    force=True,
+                )
+                logger.warning("flow run %s had been interrupted: marked Crashed", flow_run_id)
+    except Exception as error:  # noqa: BLE001 - bookkeeping only; the night's work goes on
+        logger.warning("could not mark interrupted flow run %s as crashed (%s)", flow_run_id, type(error).__name__)
+
+
 @flow(name="nightly", log_prints=False)
 def nightly(config_path: str | None = None) -> RunSummary:
     """Ingest new extracts, validate, standardise and load them; one transaction per run."""
     logger = get_run_logger()
     settings: Settings = load_settings(Path(config_path) if config_path else None)
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    with run_lock(settings.home):
+    with run_lock(settings.home, holder=str(prefect_flow_run.id or "")) as lock:
+        if lock.stale_holder:
+            mark_flow_run_crashed(lock.stale_holder, logger)
         maybe_die("after-lock")
         finish_interrupted_rotation(settings)  # a key rotation cut short after its commit
         key = load_or_create_key(settings.secrets_dir)
@@ -395,7 +466,11 @@ def nightly(config_path: str | None = None) -> RunSummary:
         with Warehouse(settings.warehouse_path) as warehouse:
             warehouse.migrate()
             check_key(warehouse, key)  # refuse a key the warehouse is not keyed with (after a rotation)
-            known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list())
+            version, settings_hash = code_version(), config_hash(settings)
+            retried = frozenset(
+                warehouse.query(_RETRYABLE, [version, settings_hash])["file_hash"].to_list()
+            )
+            known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list()) - retried
             futures = [
                 prepare_source.submit(
                     mapping.id, by_folder.get(folder, []), landing, mapping,
@@ -409,17 +484,17 @@ def nightly(config_path: str | None = None) -> RunSummary:
             for item in prepared:
                 if item.pseudonyms is not None:
                     store.remember(item.pseudonyms)
-            version, settings_hash = code_version(), config_hash(settings)
             with failure_recorded(warehouse, run_id, "load", version, settings_hash), warehouse.transaction():
                 warehouse.execute(
                     "insert into runs (run_id, started_at, status, code_version, config_hash) values (?, ?, 'running', ?, ?)",
                     [run_id, datetime.now(), version, settings_hash],
                 )
-                summary = load_prepared(warehouse, run_id, prepared, known)
-                link_records(warehouse, settings, run_id)
+                summary = load_prepared(warehouse, run_id, prepared, known, retried)
+                linked = link_records(warehouse, settings, run_id)
                 summary.unconfigured_files = [f.key for f in unconfigured]
                 record_landing_issues(warehouse, unconfigured)
-                build_marts(warehouse, settings)
+                # nothing loaded and no link changed: last night's marts stand (see build_marts_now)
+                build_marts(warehouse, settings, data_unchanged=summary.files_ingested == 0 and linked.mode == "unchanged")
                 apply_retention(warehouse, settings, run_id)
                 warehouse.execute(
                     "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "

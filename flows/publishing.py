@@ -141,8 +141,35 @@ def assign_incident_ids(warehouse: Warehouse) -> None:
     warehouse.execute(ASSIGN_IDS_FILE.read_text(encoding="utf-8"))
 
 
-def build_marts_now(warehouse: Warehouse, settings: Settings) -> list[str]:
-    """Build the marts and number the incidents; [] when the linkage outputs are absent."""
+def marts_digest(settings: Settings) -> str:
+    """What the marts are built from besides the data: the model files and the participating forces."""
+    digest = hashlib.sha256()
+    for path in [*sorted(MARTS_DIR.glob("*.sql")), ASSIGN_IDS_FILE]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for force in settings.forces:
+        digest.update(f"{force.id}:{force.participating_from}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _built_digest(warehouse: Warehouse) -> str | None:
+    row = warehouse.con.execute(
+        "select comment from duckdb_tables() where table_name = 'incident_members' and schema_name = 'main' "
+        "and database_name = current_database()"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def build_marts_now(warehouse: Warehouse, settings: Settings, data_unchanged: bool = False) -> list[str]:
+    """Build the marts and number the incidents; [] when the linkage outputs are absent.
+
+    With `data_unchanged` (a night that loaded nothing and changed no link) the
+    marts built last time stand when they were built by the same model files and
+    forces: rebuilding them would cost time in proportion to the warehouse for
+    the same rows.
+    """
+    digest = marts_digest(settings)
+    if data_unchanged and _built_digest(warehouse) == digest:
+        return []
     write_participating_forces(warehouse, settings)
     if not linkage_ready(warehouse):
         _logger().warning(
@@ -152,13 +179,14 @@ def build_marts_now(warehouse: Warehouse, settings: Settings) -> list[str]:
         return []
     built = warehouse.build_models(MARTS_DIR)
     assign_incident_ids(warehouse)
+    warehouse.execute(f"comment on table incident_members is '{digest}'")
     return built
 
 
 @task(cache_policy=NO_CACHE)
-def build_marts(warehouse: Warehouse, settings: Settings) -> list[str]:
+def build_marts(warehouse: Warehouse, settings: Settings, data_unchanged: bool = False) -> list[str]:
     """Prefect task (inside the run's transaction): participating forces, marts, incident numbers."""
-    return build_marts_now(warehouse, settings)
+    return build_marts_now(warehouse, settings, data_unchanged)
 
 
 # ------------------------------------------------------------- declared data tests
@@ -453,12 +481,14 @@ def _key(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p)
 
 
-def upload_release_now(published_dir: Path, prefix: str, client: Any) -> str:
+def upload_release_now(published_dir: Path, prefix: str, client: Any, keep: int | None = None) -> str:
     """Upload the local release under `<prefix>/runs/<run_id>/`, then point `latest.json` at it.
 
     Every file is uploaded and checked (size and sha256 metadata) before the
     run's manifest; `latest.json` is written last, so a failure at any point
-    leaves `latest.json` naming the previous complete release.
+    leaves `latest.json` naming the previous complete release. With `keep`,
+    older releases beyond the newest `keep` (this one included) are deleted
+    afterwards (`prune_releases`).
     """
     manifest_path = published_dir / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -486,13 +516,42 @@ def upload_release_now(published_dir: Path, prefix: str, client: Any) -> str:
     client.put_object(
         Bucket=bucket, Key=latest_key, Body=json.dumps(latest, indent=2).encode(), ContentType="application/json"
     )
+    if keep is not None:
+        prune_releases(client, bucket, key_prefix, manifest["run_id"], keep)
     return f"s3://{bucket}/{latest_key}"
 
 
+def prune_releases(client: Any, bucket: str, key_prefix: str, current_run_id: str, keep: int) -> list[str]:
+    """Delete the release folders older than the newest `keep` complete ones (`current_run_id` counts as one).
+
+    Run ids start with their timestamp, so they sort in time. A folder without a
+    manifest (an upload cut short) never counts as kept. Folders that sort after
+    the current release are left alone. Returns the run ids deleted.
+    """
+    runs_prefix = _key(key_prefix, "runs") + "/"
+    keys_by_run: dict[str, list[str]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=runs_prefix):
+        for item in page.get("Contents", []):
+            run_id = item["Key"][len(runs_prefix):].split("/", 1)[0]
+            keys_by_run.setdefault(run_id, []).append(item["Key"])
+    older = sorted((r for r in keys_by_run if r < current_run_id), reverse=True)
+    complete = [r for r in older if _key(runs_prefix, r, MANIFEST_NAME) in keys_by_run[r]]
+    kept = set(complete[: max(keep - 1, 0)])
+    doomed = [r for r in older if r not in kept]
+    keys = [k for r in doomed for k in keys_by_run[r]]
+    for start in range(0, len(keys), 1000):  # the S3 limit per request
+        client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True}
+        )
+    return doomed
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
-def upload_release(published_dir: Path, prefix: str, endpoint_url: str | None, region: str | None) -> str:
+def upload_release(
+    published_dir: Path, prefix: str, endpoint_url: str | None, region: str | None, keep: int | None = None
+) -> str:
     """Prefect task: the S3 upload (retried; re-uploading a run's files is harmless)."""
-    return upload_release_now(published_dir, prefix, s3_client(endpoint_url, region))
+    return upload_release_now(published_dir, prefix, s3_client(endpoint_url, region), keep)
 
 
 # ------------------------------------------------------------------------ the step
@@ -512,7 +571,8 @@ def publish_incidents(warehouse: Warehouse, settings: Settings, run_id: str) -> 
     )
     if settings.publish.s3_prefix:
         result.s3_latest = upload_release(
-            result.path.parent, settings.publish.s3_prefix, settings.s3.endpoint_url, settings.s3.region
+            result.path.parent, settings.publish.s3_prefix, settings.s3.endpoint_url, settings.s3.region,
+            settings.publish.s3_keep_releases,
         )
     return result
 

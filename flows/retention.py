@@ -248,8 +248,9 @@ def purge_now(settings: Settings, cutoff: date, dry_run: bool = False, upload: b
             if settings.publish.s3_prefix and upload:
                 from flows.landing import s3_client
 
+                # keep=1: the older releases still hold the incidents just purged
                 upload_release_now(
                     published.path.parent, settings.publish.s3_prefix,
-                    s3_client(settings.s3.endpoint_url, settings.s3.region),
+                    s3_client(settings.s3.endpoint_url, settings.s3.region), keep=1,
                 )
         return result

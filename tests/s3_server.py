@@ -71,6 +71,9 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
             f"-volume.port={volume_port}", f"-filer.port={filer_port}",
             # Side services on fixed default ports would clash with another server.
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
+            # Each bucket is a collection that grows volumes of its own: without room for
+            # many small volumes the third or fourth bucket of a session gets "no free volumes".
+            "-volume.max=300", "-master.volumeSizeLimitMB=64",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

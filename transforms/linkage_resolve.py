@@ -8,17 +8,20 @@ police incident group. The cardinality rules then read:
 - a CST report may match several crimes, but only those of one police
   incident group: a spree of look-alike incidents in one street on
   consecutive nights is several groups, and the (report, group) edges are
-  assigned one-to-one so that the summed evidence is largest (an exact
-  linear assignment per connected component);
+  assigned one-to-one, strongest first, then improved by local exchanges
+  where two edges together outweigh the one they replace (`_assignment`);
 - every crime of an assigned group takes the group's status.
 
 Review decisions always win: an accepted pair is assigned before the model's
 edges (it claims its report and its crime's group), a rejected pair never is.
 A cancelled crime's pairs are void (rejected, reason `cancelled`).
 
-The assignment never crosses a connected component of the (report, group)
-graph, so re-resolving only the components a night touched gives exactly
-the result of resolving everything.
+Every assignment decision reads only an edge's direct competitors (the other
+edges of its report and of its group) and theirs, never a whole connected
+component: at a million records strong links chain most records into one
+component. An incremental night therefore re-decides the pairs of changed
+records and of their direct competitors, with the assignments held outside
+that neighbourhood as `taken`, and keeps every other pair as settled.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 from scipy import sparse
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
 DECISION_SCHEMA = {
@@ -133,68 +135,132 @@ def police_incident_groups(police: pl.DataFrame, settings: Mapping) -> pl.DataFr
     ).sort("crime_key")
 
 
-def _greedy(edges: pl.DataFrame) -> list[tuple[str, str]]:
-    """One-to-one (report, group) assignment, strongest edge first (large components only)."""
-    taken_reports: set[str] = set()
-    taken_groups: set[str] = set()
-    chosen = []
-    ordered = edges.sort(
-        ["group_weight", "report_key", "police_incident_id"], descending=[True, False, False]
+def _mutual_best(remaining: pl.DataFrame) -> pl.DataFrame:
+    """Edges that are the best remaining candidate of both their report and their group."""
+    return remaining.filter(
+        (pl.col("rank") == pl.col("rank").min().over("report_key"))
+        & (pl.col("rank") == pl.col("rank").min().over("police_incident_id"))
     )
-    for report, group in zip(ordered["report_key"].to_list(), ordered["police_incident_id"].to_list(), strict=True):
-        if report in taken_reports or group in taken_groups:
-            continue
-        taken_reports.add(report)
-        taken_groups.add(group)
-        chosen.append((report, group))
-    return chosen
 
 
-def _assignment(edges: pl.DataFrame, max_cells: int = 4_000_000) -> pl.DataFrame:
-    """One-to-one (report, group) assignment maximising the summed evidence, per component.
+def _greedy(ranked: pl.DataFrame, max_rounds: int = 40) -> pl.DataFrame:
+    """One-to-one (report, group) edges, strongest first: rounds of mutual best candidates.
 
-    Each edge weighs its match weight above the review threshold's (so every
-    eligible edge is worth taking); scipy's linear_sum_assignment solves each
-    connected component exactly. A swap of look-alikes (report A fits group 1
-    a little better than B does, but B fits nothing else) is thus decided by
-    both pairs' evidence together, not by whichever edge happens to be strongest.
-    Components too large for a dense matrix fall back to greedy.
+    An edge is taken when no stronger taken edge shares its report or its group,
+    so each decision reads only the edge's direct competitors. Rounds settle
+    chains of look-alikes from the strongest end; a long tail of rounds (a
+    chain of ever weaker competitors) is finished in one loop.
+    """
+    chosen = []
+    remaining = ranked.select("rank", "report_key", "police_incident_id")
+    for _ in range(max_rounds):
+        if remaining.is_empty():
+            break
+        best = _mutual_best(remaining)
+        chosen.append(best)
+        remaining = remaining.join(best.select("report_key"), on="report_key", how="anti").join(
+            best.select("police_incident_id"), on="police_incident_id", how="anti"
+        )
+    if remaining.height:
+        taken_reports: set[str] = set()
+        taken_groups: set[str] = set()
+        rows = []
+        ordered = remaining.sort("rank")
+        for rank, report, group in ordered.iter_rows():
+            if report not in taken_reports and group not in taken_groups:
+                taken_reports.add(report)
+                taken_groups.add(group)
+                rows.append((rank, report, group))
+        chosen.append(pl.DataFrame(rows, schema=remaining.schema, orient="row"))
+    return pl.concat(chosen).select("report_key", "police_incident_id")
+
+
+def _swaps(ranked: pl.DataFrame, assigned: pl.DataFrame) -> list[tuple[float, tuple, tuple]]:
+    """Exchanges that raise the summed evidence, each read off one report's and one group's
+    competitors: (gain, edges out, edges in).
+
+    - a free report B wants group g1, whose report A can move to a free group g2;
+    - two assigned pairs (A, g1), (B, g2) fit better crossed: (A, g2), (B, g1).
+    """
+    weight = ranked.select("report_key", "police_incident_id", pl.col("assignment_weight").alias("w"))
+    own = assigned.join(weight, on=["report_key", "police_incident_id"]).rename(
+        {"report_key": "a", "police_incident_id": "g1", "w": "w_a1"}
+    )
+    reports_taken = own.select(pl.col("a").alias("report_key"))
+    groups_taken = own.select(pl.col("g1").alias("police_incident_id"))
+    # B (free) -> g1 (A's); A -> g2 (free)
+    wants = (
+        weight.join(reports_taken, on="report_key", how="anti")
+        .rename({"report_key": "b", "police_incident_id": "g1", "w": "w_b1"})
+        .join(own, on="g1")
+    )
+    moves = weight.join(groups_taken, on="police_incident_id", how="anti").rename(
+        {"report_key": "a", "police_incident_id": "g2", "w": "w_a2"}
+    )
+    chain = wants.join(moves, on="a").with_columns(
+        (pl.col("w_b1") + pl.col("w_a2") - pl.col("w_a1")).alias("gain")
+    ).filter(pl.col("gain") > 1e-9)
+    out: list[tuple[float, tuple, tuple]] = [
+        (gain, ((a, g1),), ((b, g1), (a, g2)))
+        for a, g1, b, g2, gain in chain.select("a", "g1", "b", "g2", "gain").iter_rows()
+    ]
+    # (A, g1) + (B, g2) -> (A, g2) + (B, g1)
+    cross = (
+        weight.rename({"report_key": "a", "police_incident_id": "g2", "w": "w_a2"})
+        .join(own, on="a")
+        .join(own.rename({"a": "b", "g1": "g2", "w_a1": "w_b2"}), on="g2")
+        .filter(pl.col("a") < pl.col("b"))
+        .join(weight.rename({"report_key": "b", "police_incident_id": "g1", "w": "w_b1"}), on=["b", "g1"])
+        .with_columns((pl.col("w_a2") + pl.col("w_b1") - pl.col("w_a1") - pl.col("w_b2")).alias("gain"))
+        .filter(pl.col("gain") > 1e-9)
+    )
+    out += [
+        (gain, ((a, g1), (b, g2)), ((a, g2), (b, g1)))
+        for a, g1, b, g2, gain in cross.select("a", "g1", "b", "g2", "gain").iter_rows()
+    ]
+    return out
+
+
+def _assignment(edges: pl.DataFrame, max_passes: int = 3) -> pl.DataFrame:
+    """One-to-one (report, group) assignment from each edge's direct competitors.
+
+    Greedy (strongest edge first, `_greedy`), then local exchanges (`_swaps`)
+    where two edges together outweigh the one they replace: a swap of
+    look-alikes (report A fits group 1 a little better than B does, but B fits
+    nothing else) is decided by both pairs' evidence, not by whichever edge is
+    strongest. No step looks further than an edge's competitors' other edges,
+    so the work is linear in the edges and a night's changes stay local.
+    Each edge weighs its match weight above the review threshold's.
     """
     schema = {"report_key": pl.String, "police_incident_id": pl.String}
     if edges.is_empty():
         return pl.DataFrame(schema=schema)
-    labelled = edges.join(
-        components(edges.with_columns(pl.lit(1.0).alias("match_probability")), 0.0).rename(
-            {"node": "report_key"}
-        ),
-        on="report_key",
-    )
-    labelled = labelled.with_columns(pl.len().over("component").alias("edges"))
-    # a component of one edge (most of them) needs no solver
-    single = labelled.filter(pl.col("edges") == 1).select("report_key", "police_incident_id")
-    chosen: list[tuple[str, str]] = []
-    multi = labelled.filter(pl.col("edges") > 1)
-    for (_,), part in multi.group_by(["component"], maintain_order=True):
-        reports = part["report_key"].unique().sort()
-        groups = part["police_incident_id"].unique().sort()
-        if len(reports) * (len(groups) + len(reports)) > max_cells:
-            chosen.extend(_greedy(part))
-            continue
-        r_index = {k: i for i, k in enumerate(reports.to_list())}
-        g_index = {k: i for i, k in enumerate(groups.to_list())}
-        # one zero-weight "stays unassigned" column per report: no report is ever
-        # forced onto a group it has no edge with (which would distort the optimum)
-        matrix = np.full((len(reports), len(groups) + len(reports)), -1e9)
-        matrix[:, len(groups):] = 0.0
-        rows = [r_index[k] for k in part["report_key"].to_list()]
-        cols = [g_index[k] for k in part["police_incident_id"].to_list()]
-        matrix[rows, cols] = part["assignment_weight"].to_numpy()
-        picked_r, picked_c = linear_sum_assignment(matrix, maximize=True)
-        report_list, group_list = reports.to_list(), groups.to_list()
-        for i, j in zip(picked_r, picked_c, strict=True):
-            if j < len(groups) and matrix[i, j] > 0:
-                chosen.append((report_list[i], group_list[j]))
-    return pl.concat([single, pl.DataFrame(chosen, schema=schema, orient="row")])
+    ranked = edges.sort(
+        ["assignment_weight", "report_key", "police_incident_id"], descending=[True, False, False]
+    ).with_row_index("rank")
+    assigned = _greedy(ranked)
+    for _ in range(max_passes):
+        swaps = sorted(_swaps(ranked, assigned), key=lambda s: (-s[0], s[1], s[2]))
+        if not swaps:
+            break
+        touched: set[str] = set()
+        removed: list[tuple[str, str]] = []
+        added: list[tuple[str, str]] = []
+        for _gain, out_edges, in_edges in swaps:
+            nodes = {n for edge in (*out_edges, *in_edges) for n in edge}
+            if nodes & touched:
+                continue
+            touched |= nodes
+            removed += out_edges
+            added += in_edges
+        assigned = pl.concat(
+            [
+                assigned.join(pl.DataFrame(removed, schema=schema, orient="row"),
+                              on=["report_key", "police_incident_id"], how="anti"),
+                pl.DataFrame(added, schema=schema, orient="row"),
+            ]
+        )
+    return assigned
 
 
 def resolved_pairs(
@@ -203,6 +269,7 @@ def resolved_pairs(
     police_status: pl.DataFrame,
     decisions: pl.DataFrame,
     thresholds: Mapping,
+    taken: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Statuses for scored pairs.
 
@@ -213,6 +280,9 @@ def resolved_pairs(
         decisions: report_key, crime_key, decision (`accept`/`reject`), decided_at.
         thresholds: `match`, `review` (probabilities) and `keep` (pairs below
             it, undecided and unassigned, are dropped from the output).
+        taken: report_key, police_incident_id of assignments held outside the
+            pairs given (an incremental night's settled pairs): those reports
+            and groups take no edge here.
 
     Returns:
         One row per kept pair, columns RESOLVED_COLUMNS; `reason` is null or
@@ -263,13 +333,19 @@ def resolved_pairs(
     edges = edges.join(pre.select("report_key"), on="report_key", how="anti").join(
         pre.select("police_incident_id"), on="police_incident_id", how="anti"
     )
+    if taken is not None and taken.height:
+        edges = edges.join(taken.select("report_key"), on="report_key", how="anti").join(
+            taken.select("police_incident_id"), on="police_incident_id", how="anti"
+        )
     floor = math.log2(review_t / (1 - review_t)) if 0 < review_t < 1 else 0.0
     edges = edges.with_columns(
         (pl.col("group_weight").fill_null(floor) - floor + 1e-6).clip(lower_bound=1e-6).alias("assignment_weight")
     )
     assigned = _assignment(edges)
     assigned = pl.concat([pre, assigned]).unique(maintain_order=True)
-    group_scores = live.group_by("report_key", "police_incident_id").agg(
+    group_scores = live.join(assigned, on=["report_key", "police_incident_id"], how="semi").group_by(
+        "report_key", "police_incident_id"
+    ).agg(
         pl.col("match_probability").max().alias("group_score"),
         (pl.col("decision") == "accept").any().alias("group_accepted"),
     )
@@ -279,6 +355,13 @@ def resolved_pairs(
     out = pairs.join(assigned, on=["report_key", "police_incident_id"], how="left").with_columns(
         pl.col("assigned").fill_null(False),
         pl.col("group_accepted").fill_null(False),
+    )
+    # pairs not held (see `keep` below) are dropped before the statuses are worked out:
+    # at a million records most candidate pairs are far below every threshold
+    out = out.filter(
+        pl.col("decision").is_not_null()
+        | pl.col("assigned")
+        | (pl.col("match_probability").fill_null(0.0) >= keep_t)
     )
     prob = pl.col("match_probability")
     group_prob = pl.max_horizontal(pl.col("group_score").fill_null(0.0), prob.fill_null(0.0))

@@ -36,7 +36,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             if settings.publish.s3_prefix and not args.no_s3:
                 latest = upload_release_now(
                     result.path.parent, settings.publish.s3_prefix,
-                    s3_client(settings.s3.endpoint_url, settings.s3.region),
+                    s3_client(settings.s3.endpoint_url, settings.s3.region), settings.publish.s3_keep_releases,
                 )
                 print(f"uploaded; latest release: {latest}")
     except RunLockedError as error:

@@ -547,7 +547,8 @@ def test_control_characters_are_cleaned(night_of_bad_files):
 
 
 def test_a_file_no_source_can_read_is_contained(area, monkeypatch):
-    """An input no rule foresaw (here: standardisation crashes on it) quarantines that file only."""
+    """An input no rule foresaw (here: standardisation crashes on it) quarantines that file only;
+    it is tried again once the code (or configuration) changes, and loads when the fix has landed."""
     import flows.nightly as flow_module
 
     real = flow_module.staged_police_crimes
@@ -569,6 +570,27 @@ def test_a_file_no_source_can_read_is_contained(area, monkeypatch):
     ]
     assert loaded_counts(home) == GOOD_COUNTS
     assert summary.files_quarantined == 1
+    assert_nowhere(PLANTED, home, area["prefect"])
+
+    # the same code and configuration again: the file is not retried
+    assert run().files_ingested == 0
+    # a new code version that still fails: retried once, the entry stands, nothing doubled
+    monkeypatch.setattr(flow_module, "code_version", lambda: "still-broken")
+    again = run()
+    assert again.files_ingested == 1 and again.files_quarantined == 1
+    assert len(open_quarantine(home)) == 1 and query(home, "select count(*) from quarantine") == [(1,)]
+    assert run().files_ingested == 0
+    # the fix lands (a new version): the file loads and its entry is resolved by that run
+    monkeypatch.setattr(flow_module, "staged_police_crimes", real)
+    monkeypatch.setattr(flow_module, "code_version", lambda: "fixed")
+    fixed = run()
+    assert fixed.files_ingested == 1 and fixed.files_quarantined == 0
+    assert open_quarantine(home) == []
+    assert query(home, "select resolved_by_run from quarantine") == [(fixed.run_id,)]
+    assert loaded_counts(home) == GOOD_COUNTS | {"gmp": GOOD_COUNTS["gmp"] + 2}
+    assert query(home, "select status, rows_loaded, run_id from manifest where file_key = ?", [key]) == [
+        ("loaded", 2, fixed.run_id)
+    ]
     assert_nowhere(PLANTED, home, area["prefect"])
 
 

@@ -76,10 +76,21 @@ def _start(world: dict, tmp_path: Path, **extra: str) -> tuple[Path, dict[str, s
     return home, env_for(landing, home, world["api"], **extra)
 
 
+def _flow_run_state(api: str, flow_run_id: str) -> str:
+    import httpx
+
+    return httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).raise_for_status().json()["state"]["type"]
+
+
 def _rerun_matches_uninterrupted(world: dict, home: Path, env: dict[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in env.items() if k != "INCIDENTS_TEST_KILL_AT"}
+    # the killed run still holds the lock file's record of itself: `<pid> <flow run id>`
+    killed_flow_run = (home / ".run.lock").read_text().split()[1]
+    assert _flow_run_state(world["api"], killed_flow_run) == "RUNNING"  # as Prefect last heard
     rerun = run_incidents(["nightly"], env, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
+    assert _flow_run_state(world["api"], killed_flow_run) == "CRASHED"  # the rerun said what became of it
+    assert (home / ".run.lock").read_text() == ""  # released cleanly
     assert_same(warehouse_result(home), world["night2_result"], "warehouse after the rerun")
     assert_same(published_result(home), world["night2_published"], "published database after the rerun")
     assert not list((home / "published").glob(".staging-*"))

@@ -92,3 +92,73 @@ def test_a_partial_upload_is_never_the_latest(bucket, tmp_path: Path) -> None:  
     latest = read_json(client, name, "partial/latest.json")
     assert latest["run_id"] == "run-2"
     check_release(client, name, latest)
+
+
+def run_folders(client, bucket: str, prefix: str) -> dict[str, set[str]]:  # noqa: ANN001
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/runs/")
+    folders: dict[str, set[str]] = {}
+    for item in listed.get("Contents", []):
+        run_id, _, name = item["Key"][len(prefix) + len("/runs/"):].partition("/")
+        folders.setdefault(run_id, set()).add(name)
+    return folders
+
+
+def test_only_the_newest_complete_releases_are_kept(bucket, tmp_path: Path) -> None:  # noqa: ANN001
+    name, client = bucket
+    prefix = f"s3://{name}/kept"
+    warehouse, settings = sample_warehouse(tmp_path)
+
+    def release(number: int) -> Path:
+        run_id = f"2026112{number}T023000-abc12{number}"
+        record_run(warehouse, run_id)
+        return publish_locally(warehouse, settings, run_id).path.parent
+
+    try:
+        upload_release_now(release(1), prefix, client, keep=2)
+        with pytest.raises(ConnectionError, match="injected"):  # run 2 is cut short: files, no manifest
+            upload_release_now(release(2), prefix, FailingAfter(client, fail_on=2), keep=2)
+        upload_release_now(release(3), prefix, client, keep=2)
+        assert set(run_folders(client, name, "kept")) == {"20261121T023000-abc121", "20261123T023000-abc123"}
+        fourth = release(4)
+    finally:
+        warehouse.close()
+    upload_release_now(fourth, prefix, client, keep=2)
+    folders = run_folders(client, name, "kept")
+    assert set(folders) == {"20261123T023000-abc123", "20261124T023000-abc124"}
+    assert all("manifest.json" in files and "incidents.duckdb" in files for files in folders.values())
+    latest = read_json(client, name, "kept/latest.json")
+    assert latest["run_id"] == "20261124T023000-abc124"
+    check_release(client, name, latest)
+    # a purge re-publishes and keeps one: the older release still holds the purged incidents
+    upload_release_now(fourth, prefix, client, keep=1)
+    assert set(run_folders(client, name, "kept")) == {"20261124T023000-abc124"}
+    check_release(client, name, read_json(client, name, "kept/latest.json"))
+
+
+def test_a_purge_leaves_no_older_release_in_s3(bucket, tmp_path: Path, s3_server, monkeypatch) -> None:  # noqa: ANN001
+    from datetime import date
+
+    from flows.retention import purge_now
+
+    name, client = bucket
+    prefix = f"s3://{name}/purged"
+    warehouse, settings = sample_warehouse(tmp_path)
+    try:
+        for run_id in ("20261121T023000-abc121", "20261122T023000-abc122"):
+            record_run(warehouse, run_id)
+            upload_release_now(publish_locally(warehouse, settings, run_id).path.parent, prefix, client, keep=30)
+    finally:
+        warehouse.close()
+    assert len(run_folders(client, name, "purged")) == 2
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = settings.model_copy(update={
+        "publish": settings.publish.model_copy(update={"s3_prefix": prefix}),
+        "s3": settings.s3.model_copy(update={"endpoint_url": s3_server.endpoint_url}),
+    })
+    result = purge_now(settings, date(2026, 1, 1))
+    assert result.records_purged > 0
+    assert set(run_folders(client, name, "purged")) == {"20261122T023000-abc122"}
+    latest = read_json(client, name, "purged/latest.json")
+    check_release(client, name, latest)
+    assert latest["files"]["incidents.duckdb"].startswith("purged/runs/20261122T023000-abc122/")

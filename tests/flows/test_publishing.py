@@ -190,3 +190,18 @@ def test_data_dictionary_is_up_to_date(sample) -> None:
     assert "| `incident_id` | BIGINT |" in generated
     committed = (REPO / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
     assert committed == generated, "run `incidents data-dictionary` and commit docs/data-dictionary.md"
+
+
+def test_a_night_that_changed_nothing_keeps_the_marts_built_last(sample) -> None:
+    from flows.publishing import build_marts_now
+
+    warehouse, settings = sample
+    with warehouse.transaction():
+        assert build_marts_now(warehouse, settings, data_unchanged=True) == []  # built by the same files
+        # changed data (or any night that loaded or linked something) rebuilds
+        assert "incidents" in build_marts_now(warehouse, settings)
+        # so does a change of the participating forces, even on an unchanged night
+        first = settings.forces[0]
+        later = first.model_copy(update={"participating_from": first.participating_from.replace(year=2030)})
+        moved = settings.model_copy(update={"forces": [later, *settings.forces[1:]]})
+        assert "incidents" in build_marts_now(warehouse, moved, data_unchanged=True)

@@ -1,0 +1,70 @@
+-- The records a night's changed records (link_scope_keys 'cst_changed' / 'police_changed') can
+-- pair with, found by equality joins so the work follows the night, not the warehouse:
+-- the same postcode unit or street within the wide window (late reports: $before days before
+-- the report, $after after), the same district within the narrow one ($near days, a crime's
+-- range capped at $max_range days), and, where either side has no district (online), the same
+-- force (any force for a report whose force is unknown) within the narrow window.
+-- Every version counts (a superset of the latest ones), so no staging view's window is computed.
+with changed_cst as (
+    select incident_date as d, postcode_unit_key as unit, street, postcode_district as district, force_id
+    from stg_cst_report_versions
+    where report_key in (select record_key from link_scope_keys where source = 'cst_changed')
+        and incident_date is not null
+),
+changed_police as (
+    select
+        cast(occurred_from as date) as f,
+        least(cast(coalesce(occurred_to, occurred_from) as date), cast(occurred_from as date) + $max_range) as t,
+        postcode_unit_key as unit, street, postcode_district as district, force_id
+    from stg_police_crime_versions
+    where crime_key in (select record_key from link_scope_keys where source = 'police_changed')
+        and occurred_from is not null
+),
+police as (
+    select
+        crime_key, cast(occurred_from as date) as f,
+        least(cast(coalesce(occurred_to, occurred_from) as date), cast(occurred_from as date) + $max_range) as t,
+        postcode_unit_key as unit, street, postcode_district as district, force_id
+    from stg_police_crime_versions
+    where occurred_from is not null
+),
+cst as (
+    select report_key, incident_date as d, postcode_unit_key as unit, street, postcode_district as district, force_id
+    from stg_cst_report_versions
+    where incident_date is not null
+)
+select distinct * from (
+select 'police' as source, p.crime_key as record_key
+from police as p join changed_cst as c on p.unit = c.unit
+where p.f <= c.d + $after and p.t >= c.d - $before
+union
+select 'police', p.crime_key
+from police as p join changed_cst as c on p.street = c.street
+where p.f <= c.d + $after and p.t >= c.d - $before
+union
+select 'police', p.crime_key
+from police as p join changed_cst as c on p.district = c.district
+where p.f <= c.d + $near and p.t >= c.d - $near
+union
+select 'police', p.crime_key
+from police as p join changed_cst as c
+    on p.force_id = c.force_id or coalesce(c.force_id, 'unknown') = 'unknown'
+where (p.district is null or c.district is null) and p.f <= c.d + $near and p.t >= c.d - $near
+union
+select 'cst', c.report_key
+from cst as c join changed_police as p on c.unit = p.unit
+where p.f <= c.d + $after and p.t >= c.d - $before
+union
+select 'cst', c.report_key
+from cst as c join changed_police as p on c.street = p.street
+where p.f <= c.d + $after and p.t >= c.d - $before
+union
+select 'cst', c.report_key
+from cst as c join changed_police as p on c.district = p.district
+where p.f <= c.d + $near and p.t >= c.d - $near
+union
+select 'cst', c.report_key
+from cst as c join changed_police as p
+    on p.force_id = c.force_id or coalesce(c.force_id, 'unknown') = 'unknown'
+where (p.district is null or c.district is null) and p.f <= c.d + $near and p.t >= c.d - $near
+)
