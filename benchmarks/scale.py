@@ -6,7 +6,10 @@ held back as "tonight's delivery". Then, as separate `incidents nightly` process
 against one Prefect server (as under `incidents serve`):
 
     full run          everything but tonight's files, into an empty state folder
-    incremental night tonight's files added
+    daily night       tonight's files of the daily senders only (CST, WYP: cadence 1 day),
+                      what most nights bring
+    incremental night the rest of tonight's files too (GMP's week, MPS's month): a
+                      month-end night, the largest regular delivery
     no-change night   nothing new
 
 Each reports wall time and the run's peak memory (RSS of the `incidents` process),
@@ -61,6 +64,7 @@ class Scale:
     tonight_files: int = 0
     warehouse_mb: float = 0.0
     full: Night | None = None
+    daily: Night | None = None
     incremental: Night | None = None
     unchanged: Night | None = None
     skipped: str | None = None
@@ -77,6 +81,24 @@ def hold_back_tonight(landing: Path, tonight: Path) -> int:
             shutil.move(files[-1], target)
             moved += 1
     return moved
+
+
+def daily_sender_folders() -> set[str]:
+    """Landing folders of the sources configured to send every day."""
+    from flows.config import Settings
+
+    settings = Settings()
+    sources = [("cst", settings.cst), *((f"police/{force.id}", force) for force in settings.forces)]
+    return {folder for folder, source in sources if source.cadence_days == 1}
+
+
+def deliver(tonight: Path, landing: Path, chosen) -> None:  # noqa: ANN001
+    """Move the held-back files `chosen` accepts into the landing area."""
+    for path in sorted(p for p in tonight.rglob("*") if p.is_file()):
+        if chosen(path):
+            target = landing / path.relative_to(tonight)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
 
 
 def step_seconds(api_url: str, started_after: float) -> dict[str, float]:
@@ -142,13 +164,13 @@ def run_scale(scale: int, root: Path, api_url: str, keep: bool) -> Scale:
 
     result.full = night(incidents, env, api_url)
     print(f"  x{scale}: full run {result.full.seconds:.1f} s, {result.full.peak_mb:.0f} MB", flush=True)
-    for path in tonight.rglob("*"):
-        if path.is_file():
-            target = landing / path.relative_to(tonight)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)
+    daily_folders = daily_sender_folders()
+    deliver(tonight, landing, lambda path: path.parent.relative_to(tonight).as_posix() in daily_folders)
+    result.daily = night(incidents, env, api_url)
+    print(f"  x{scale}: daily night {result.daily.seconds:.1f} s, {result.daily.peak_mb:.0f} MB", flush=True)
+    deliver(tonight, landing, lambda path: True)
     result.incremental = night(incidents, env, api_url)
-    print(f"  x{scale}: incremental night {result.incremental.seconds:.1f} s, {result.incremental.peak_mb:.0f} MB",
+    print(f"  x{scale}: month-end night {result.incremental.seconds:.1f} s, {result.incremental.peak_mb:.0f} MB",
           flush=True)
     result.unchanged = night(incidents, env, api_url)
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
@@ -167,14 +189,14 @@ def run_scale(scale: int, root: Path, api_url: str, keep: bool) -> Scale:
 def table(results: list[Scale]) -> str:
     base = next((r for r in results if r.full), None)
     lines = [
-        "| scale | incidents | files | landing MB | row versions | full run s | full peak MB | "
-        "incremental s | incr. peak MB | no-change s | data vs 1x | full time vs 1x | full memory vs 1x | "
-        "incr. time vs 1x | incr. memory vs 1x |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scale | incidents | files | landing MB | row versions | full run s | full peak MB | daily night s | "
+        "month-end night s | month-end peak MB | no-change s | data vs 1x | full time vs 1x | full memory vs 1x | "
+        "daily vs 1x | month-end vs 1x | month-end memory vs 1x |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.full is None:
-            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | | | | |")
+            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | | | | | | |")
             continue
         rows = r.cst_versions + r.police_versions
         base_rows = (base.cst_versions + base.police_versions) if base else rows
@@ -184,19 +206,20 @@ def table(results: list[Scale]) -> str:
 
         lines.append(
             f"| {r.scale}x | {r.incidents} | {r.files} | {r.landing_mb:.1f} | {rows} | {r.full.seconds:.1f} | "
-            f"{r.full.peak_mb:.0f} | {r.incremental.seconds:.1f} | {r.incremental.peak_mb:.0f} | "
+            f"{r.full.peak_mb:.0f} | {r.daily.seconds:.1f} | {r.incremental.seconds:.1f} | {r.incremental.peak_mb:.0f} | "
             f"{r.unchanged.seconds:.1f} | {grow(rows, base_rows)} | {grow(r.full.seconds, base.full.seconds)} | "
-            f"{grow(r.full.peak_mb, base.full.peak_mb)} | {grow(r.incremental.seconds, base.incremental.seconds)} | "
+            f"{grow(r.full.peak_mb, base.full.peak_mb)} | {grow(r.daily.seconds, base.daily.seconds)} | "
+            f"{grow(r.incremental.seconds, base.incremental.seconds)} | "
             f"{grow(r.incremental.peak_mb, base.incremental.peak_mb)} |"
         )
     lines.append("")
-    lines.append("Seconds per step (full run / incremental night):")
+    lines.append("Seconds per step (full run / daily night / month-end night):")
     for r in results:
         if r.full is None:
             continue
-        parts = [f"{s} {r.full.steps.get(s, 0):.1f}/{r.incremental.steps.get(s, 0):.1f}" for s in STEPS]
-        lines.append(f"  {r.scale}x: " + ", ".join(parts) + f"; flow {r.full.steps.get('flow', 0):.1f}/"
-                     f"{r.incremental.steps.get('flow', 0):.1f}")
+        nights = (r.full, r.daily, r.incremental)
+        parts = [f"{s} " + "/".join(f"{n.steps.get(s, 0):.1f}" for n in nights) for s in [*STEPS, "flow"]]
+        lines.append(f"  {r.scale}x: " + ", ".join(parts))
     return "\n".join(lines)
 
 
@@ -212,8 +235,12 @@ def main() -> None:
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     results: list[Scale] = []
+    # --keep: a folder that outlives the run (printed), for looking at the warehouses afterwards
+    kept = tempfile.mkdtemp(prefix="incidents-scale-") if args.keep else None
     with tempfile.TemporaryDirectory(prefix="incidents-scale-") as tmp:
-        root = Path(tmp)
+        root = Path(kept or tmp)
+        if kept:
+            print(f"  keeping data and state folders in {kept}", flush=True)
         with prefect_server(root / "prefect-server", log=root / "prefect-server.log") as api_url:
             for scale in scales:
                 done = [r for r in results if r.full]

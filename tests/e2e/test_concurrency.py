@@ -58,14 +58,15 @@ def test_two_runs_started_together_cannot_both_write(tmp_path):
         # a purge while a run holds the lock refuses the same way
         holder = subprocess.Popen(
             [INCIDENTS, "nightly"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env_for(landing, home, api, INCIDENTS_TEST_PAUSE_AT="after-lock", INCIDENTS_TEST_PAUSE_SECONDS="60"),
+            env=env_for(landing, home, api, INCIDENTS_TEST_PAUSE_AT="after-lock", INCIDENTS_TEST_PAUSE_SECONDS="600"),
         )
         try:
             lock = home / ".run.lock"
             import time
 
             deadline = time.monotonic() + 300
-            while not (lock.exists() and lock.read_text() == str(holder.pid)):
+            # the lock file names its holder: `<pid> <flow run id>`
+            while not (lock.exists() and lock.read_text().split()[:1] == [str(holder.pid)]):
                 assert holder.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
             purge = run_incidents(["purge", "--before", "2025-01-01"], env_for(landing, home, api), cwd=tmp_path)
