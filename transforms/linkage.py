@@ -117,6 +117,29 @@ class NarrativeModel:
         name = "cst_doc" if side == "cst" else "police_doc"
         return pl.DataFrame({keys.name: keys, name: pl.Series(range(len(keys)), dtype=pl.UInt32)})
 
+    def subset(self, cst_keys: pl.Series, police_keys: pl.Series) -> NarrativeModel:
+        """The model of these records only, documents renumbered in the given key order.
+
+        A corpus-wide model sliced per chunk: every narrative is parsed once,
+        not once for every chunk whose date window reaches it.
+        """
+
+        def renumber(terms: pl.DataFrame, side: str, keys: pl.Series) -> pl.DataFrame:
+            old = self.doc_ids(side).rename({f"{side}_doc": "doc"})
+            new = keys.to_frame().with_row_index("new").join(old, on=keys.name, how="inner").select("doc", "new")
+            return terms.join(new, on="doc", how="inner").drop("doc").rename({"new": "doc"}).select(terms.columns)
+
+        return NarrativeModel(
+            self.lexicon,
+            cst_keys,
+            police_keys,
+            renumber(self.cst_terms, "cst", cst_keys),
+            renumber(self.police_terms, "police", police_keys),
+            self.idf,
+            renumber(self.cst_offender_terms, "cst", cst_keys),
+            renumber(self.police_offender_terms, "police", police_keys),
+        )
+
 
 def _docs(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
     return frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc"), text.alias("text"))
@@ -183,6 +206,7 @@ def comparison_vectors_for(
     changed_reports: pl.Series | None = None,
     changed_crimes: pl.Series | None = None,
     token_frequency: pl.DataFrame | None = None,
+    comparison_frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """Candidate pairs with their comparison vectors.
 
@@ -190,6 +214,8 @@ def comparison_vectors_for(
     shapes). With `changed_reports`/`changed_crimes` only pairs touching those
     records are built (an incremental night); `token_frequency` (token,
     frequency) then has to count every crime held, not just the given ones.
+    `comparison_frames`: the (cst, police) comparison frames, when computed
+    once for more records than these (a chunk of a larger run).
     """
     max_range = int(settings.get("max_range_days", 31))
     cst_block = cst_blocking_frame(cst)
@@ -247,10 +273,11 @@ def comparison_vectors_for(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )
     named = street_named_in_narrative(pairs, cst, police)
+    if comparison_frames is None:
+        comparison_frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
     return comparison_vectors(
         pairs,
-        cst_comparison_frame(cst, settings),
-        police_comparison_frame(police, settings),
+        *comparison_frames,
         settings,
         evidence,
         cosines,
@@ -299,8 +326,12 @@ def comparison_vectors_chunked(
     compared than in one piece.
     """
     chunk_days = int(chunk_days or settings.get("chunk_days", 30))
-    idf = corpus_idf(cst, police, settings)
+    # Narratives parsed and per-record comparison columns derived once, then
+    # sliced per chunk: a crime's date window reaches about four chunks.
+    everything = narrative_model(cst, police, settings)
+    idf = everything.idf
     live = police.filter(pl.col("status") != "cancelled")
+    frames = (cst_comparison_frame(cst, settings), police_comparison_frame(live, settings))
     police_tokens = long_tokens(live, "crime_key", "crime_ref_tokens")
     token_frequency = token_frequencies(police_tokens)
     dated = cst.filter(pl.col("incident_date").is_not_null())
@@ -324,11 +355,17 @@ def comparison_vectors_chunked(
         )
         cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
         sharing = police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key").unique()
-        sub = pl.concat([window, live.join(sharing, on="crime_key", how="semi")]).unique("crime_key", keep="first")
-        texts = narrative_model(chunk, sub, settings, idf=idf)
-        parts.append(comparison_vectors_for(chunk, sub, settings, texts, token_frequency=token_frequency))
-    vectors = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
-    return vectors.unique(["report_key", "crime_key"], keep="first"), idf
+        sub = pl.concat([window, live.join(sharing, on="crime_key", how="semi")]).unique(
+            "crime_key", keep="first", maintain_order=True  # a fixed order: top-k ties break by position
+        )
+        texts = everything.subset(chunk["report_key"], sub["crime_key"])
+        parts.append(
+            comparison_vectors_for(
+                chunk, sub, settings, texts, token_frequency=token_frequency, comparison_frames=frames
+            )
+        )
+    # chunks partition the reports, so no pair is in two (no unique over tens of millions of string keys)
+    return (pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()), idf
 
 
 def fitted_model(

@@ -247,8 +247,9 @@ def _no_place_pairs(
             pairs = left.join(police_side.select("col", *keys, "d"), on=[*keys, "d"]).select("row", "col")
         else:
             groups = (
-                left.group_by([*keys, "d"]).agg(pl.col("row").alias("rows"))
-                .join(police_side.group_by([*keys, "d"]).agg(pl.col("col").alias("cols")), on=[*keys, "d"])
+                # sorted: top-k breaks exact ties (look-alike narratives) by position, so the same every run
+                left.group_by([*keys, "d"]).agg(pl.col("row").sort().alias("rows"))
+                .join(police_side.group_by([*keys, "d"]).agg(pl.col("col").sort().alias("cols")), on=[*keys, "d"])
             )
             # both directions: each report's k nearest crimes, and each crime's k_crime nearest
             # reports over all the days its range covers (a crime sits in several day groups)

@@ -189,22 +189,34 @@ def prior_model(settings: Mapping) -> FittedModel:
     return FittedModel("prior", math.log2(prior / (1 - prior)), comparisons)
 
 
-def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame | None) -> pl.DataFrame:
-    """Pairs whose (report, incident group) edge is both the report's best group and the group's best report."""
-    scored = score(vectors.select("report_key", "crime_key", *[c for c in vectors.columns if c.startswith("gamma_")]), model)
+def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame | None) -> pl.Series:
+    """Per pair (aligned with `vectors`): is its (report, incident group) edge both the report's
+    best group and the group's best report?
+
+    Window maxima over every candidate pair, no joins back: an edge's weight is
+    its best pair's, and the best edge of a report (or group) is its best pair's.
+    Needs every candidate pair: on a random sample of pairs a report's true
+    match is often missing, and its best look-alike is taken for a match.
+    """
+    gammas = [c for c in vectors.columns if c.startswith("gamma_")]
+    scored = score(vectors.select("crime_key", *gammas), model).select("crime_key", "match_weight")
     if groups is not None:
-        scored = scored.join(groups, on="crime_key", how="left")
+        scored = scored.join(groups, on="crime_key", how="left", maintain_order="left")
     else:
         scored = scored.with_columns(pl.lit(None, dtype=pl.String).alias("police_incident_id"))
-    scored = scored.with_columns(pl.coalesce("police_incident_id", "crime_key").alias("police_incident_id"))
-    edges = scored.group_by("report_key", "police_incident_id").agg(pl.col("match_weight").max().alias("w"))
-    best = edges.filter(
-        (pl.col("w") == pl.col("w").max().over("report_key"))
-        & (pl.col("w") == pl.col("w").max().over("police_incident_id"))
+    # Windows over 64-bit hashes of the keys, not over tens of millions of 64-character
+    # strings (a collision among a million keys is a one-in-10^7 chance, and would only
+    # move one pair in or out of the training subset).
+    keyed = scored.select(
+        "match_weight",
+        vectors.get_column("report_key").hash().alias("report"),
+        pl.coalesce("police_incident_id", "crime_key").hash().alias("group"),
     )
-    return scored.join(best.select("report_key", "police_incident_id"), on=["report_key", "police_incident_id"], how="semi").select(
-        "report_key", "crime_key"
-    )
+    weight = pl.col("match_weight")
+    edge = weight.max().over("report", "group")
+    return keyed.select(
+        ((edge == weight.max().over("report")) & (edge == weight.max().over("group"))).alias("mutual_best")
+    ).to_series()
 
 
 def _em_columns(settings: Mapping, include_aux: bool = False) -> tuple[list[dict], list[pl.Expr]]:
@@ -236,6 +248,19 @@ def _kernel_parameters(kernel: ECM) -> list[dict[int, tuple[float, float]]]:
     return out
 
 
+def _sample_rows(X: np.ndarray, size: int, seed: int) -> np.ndarray | None:  # noqa: N803
+    """`size` random row numbers of X (sorted), plus a row of every level of every column.
+
+    recordlinkage's kernel learns each column's levels from the rows it is
+    fitted on, and can only score rows whose levels it has seen.
+    """
+    if X.shape[0] <= size:
+        return None
+    rows = np.random.default_rng(seed).choice(X.shape[0], size, replace=False)
+    firsts = [np.unique(X[:, j], return_index=True)[1] for j in range(X.shape[1])]
+    return np.unique(np.concatenate([rows, *firsts]))
+
+
 def _run_ecm(
     X: np.ndarray, names: list[str], start: list[dict[int, tuple[float, float]]], prior: float, settings: Mapping
 ) -> ECM:
@@ -249,7 +274,12 @@ def _run_ecm(
 
 
 def _em_posterior(
-    vectors: pl.DataFrame, settings: Mapping, prior: float, outside: pl.DataFrame | None = None
+    vectors: pl.DataFrame,
+    settings: Mapping,
+    prior: float,
+    outside: pl.DataFrame | None = None,
+    fit_sample: int | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, int]:
     """recordlinkage's ECMClassifier on `vectors`; the match posterior of each row and the iterations.
 
@@ -258,6 +288,8 @@ def _em_posterior(
     `"em": false` (report-level attributes, which EM would use to split the
     pairs by report) join in a second ECM run started from the first run's
     fit, so they can sharpen the match class but no longer define it.
+    With `fit_sample` the EM runs on that many rows only (see `_sample_rows`)
+    and the fitted kernel gives the posterior of every row.
     """
     em_settings, columns = _em_columns(settings)
     names = [c["name"] for c in em_settings]
@@ -272,15 +304,16 @@ def _em_posterior(
             levels = {index: (m, max(shares.get(index, 0.0), _FLOOR)) for index, (m, _) in levels.items()}
         start.append(levels)
     X = vectors.select(columns).to_numpy()
-    kernel = _run_ecm(X, names, start, prior, settings)
+    all_settings, all_columns = _em_columns(settings, include_aux=True)
+    X_all = vectors.select(all_columns).to_numpy()
+    fit_rows = _sample_rows(X_all, fit_sample, seed) if fit_sample else None
+    kernel = _run_ecm(X if fit_rows is None else X[fit_rows], names, start, prior, settings)
     posterior = kernel.predict_proba(X)[:, 1]
     iterations = int(kernel._logging_class_log_prior.shape[0] - 1)
     aux_settings = [c for c in settings["comparisons"] if not c.get("em", True)]
     if not aux_settings:
         return posterior, iterations
-    all_settings, all_columns = _em_columns(settings, include_aux=True)
     fitted = dict(zip(names, _kernel_parameters(kernel), strict=True))
-    X_all = vectors.select(all_columns).to_numpy()
     second_start = []
     for position, comparison in enumerate(all_settings):
         if comparison["name"] in fitted:
@@ -294,7 +327,11 @@ def _em_posterior(
              for level in np.unique(values)}
         )
     kernel = _run_ecm(
-        X_all, [c["name"] for c in all_settings], second_start, float(np.exp(kernel.class_log_prior_[1])), settings
+        X_all if fit_rows is None else X_all[fit_rows],
+        [c["name"] for c in all_settings],
+        second_start,
+        float(np.exp(kernel.class_log_prior_[1])),
+        settings,
     )
     return kernel.predict_proba(X_all)[:, 1], iterations + int(kernel._logging_class_log_prior.shape[0] - 1)
 
@@ -303,7 +340,7 @@ def fit_ecm(
     vectors: pl.DataFrame,
     settings: Mapping,
     groups: pl.DataFrame | None = None,
-    sample: int = 2_000_000,
+    em_sample: int | None = None,
     seed: int = 0,
 ) -> FittedModel:
     """Fellegi-Sunter weights with recordlinkage's ECMClassifier at the core.
@@ -322,10 +359,16 @@ def fit_ecm(
        M = expected matches; u of every level from all candidate pairs with
        the expected matches taken out: u_k = (n_k - M m_k) / (N - M);
        the prior is M / N. Null levels weigh 0.
+
+    Steps 1 and 3 read every candidate pair (window maxima and level counts:
+    cheap); only the EM itself runs on a sample of `em_sample` mutual-best
+    pairs (`training.em_sample_pairs`), the fitted kernel then scoring them all.
+    Sampling the candidate pairs instead broke step 1: a sampled report often
+    lacks its true match, so its best look-alike became a mutual-best
+    'match' and EM learnt look-alikes (F1 0.97 -> 0.12 at a million records).
     """
     training = settings.get("training", {})
-    if vectors.height > sample:
-        vectors = vectors.sample(sample, seed=seed)
+    em_sample = int(em_sample or training.get("em_sample_pairs", 250_000))
     model = prior_model(settings)
     if vectors.height < int(training.get("min_pairs", 50)):
         # too few candidate pairs to learn from (a first delivery, one source only): the declared priors
@@ -335,14 +378,20 @@ def fit_ecm(
     iterations = 0
     subset_size = 0
     labels = _labels(settings)
+    gammas = [c for c in vectors.columns if c.startswith("gamma_")]
     for _ in range(rounds):
-        subset = vectors.join(mutual_best(vectors, model, groups), on=["report_key", "crime_key"], how="semi")
-        if subset.height < 10:
-            subset = vectors
+        best = mutual_best(vectors, model, groups)
+        if best.sum() < 10:
+            best = pl.Series("mutual_best", [True] * vectors.height)
+        subset = vectors.select(gammas).filter(best)
         subset_size = subset.height
-        outside = vectors.join(subset.select("report_key", "crime_key"), on=["report_key", "crime_key"], how="anti")
         posterior, iterations = _em_posterior(
-            subset, settings, prior=float(training.get("mutual_best_match_share", 0.7)), outside=outside
+            subset,
+            settings,
+            prior=float(training.get("mutual_best_match_share", 0.7)),
+            outside=vectors.select(gammas).filter(~best),
+            fit_sample=em_sample,
+            seed=seed,
         )
         matches = max(float(posterior.sum()), 1.0)
         total = float(vectors.height)
@@ -352,7 +401,7 @@ def fit_ecm(
             name = comparison["name"]
             sub_values = subset.get_column(gamma(name)).to_numpy()
             all_values = vectors.get_column(gamma(name)).to_numpy()
-            present = set(all_values.tolist()) | set(range(len(comparison["levels"])))
+            present = {int(v) for v in np.unique(all_values)} | set(range(len(comparison["levels"])))
             levels = []
             for level in sorted(present):
                 m = float((posterior * (sub_values == level)).sum()) / matches

@@ -263,6 +263,35 @@ def _assignment(edges: pl.DataFrame, max_passes: int = 3) -> pl.DataFrame:
     return assigned
 
 
+def _pairs_that_matter(
+    scored: pl.DataFrame, groups: pl.DataFrame, decided: pl.DataFrame, keep_t: float, review_t: float
+) -> pl.DataFrame:
+    """`scored` without the pairs no decision below can keep: undecided, under `keep` and `review`,
+    and in no (report, incident group) edge that has a pair at `review` (an assigned edge keeps all its crimes).
+
+    At a million records almost all of the tens of millions of candidate pairs
+    are such: dropped before the joins below, they never widen.
+    """
+    floor = min(keep_t, review_t)
+    low = pl.col("match_probability").fill_null(0.0) < floor
+    strong = scored.filter(pl.col("match_probability") >= review_t).select("report_key", "crime_key")
+    edge_crimes = (
+        strong.join(groups, on="crime_key")
+        .select("report_key", "police_incident_id")
+        .unique()
+        .join(groups, on="police_incident_id")
+        .select("report_key", "crime_key")
+    )
+    held = pl.concat([edge_crimes, decided.select("report_key", "crime_key")])
+    # Matched on a 64-bit hash of the pair: a semi-join on the two string keys would
+    # row-encode tens of millions of key pairs (GBs); a collision only keeps a pair
+    # that the statuses below drop anyway.
+    pair = pl.col("report_key").hash() ^ pl.col("crime_key").hash()
+    return pl.concat(
+        [scored.filter(~low), scored.filter(low & pair.is_in(held.select(pair).to_series().implode()))]
+    )
+
+
 def resolved_pairs(
     scored: pl.DataFrame,
     groups: pl.DataFrame,
@@ -295,10 +324,13 @@ def resolved_pairs(
         .unique(["report_key", "crime_key"], keep="last")
         .select("report_key", "crime_key", "decision")
     )
+    scored = _pairs_that_matter(
+        scored.select("report_key", "crime_key", "match_probability", "match_weight"), groups, latest, keep_t, review_t
+    )
     # decided pairs are held even when blocking no longer finds them
     pairs = pl.concat(
         [
-            scored.select("report_key", "crime_key", "match_probability", "match_weight"),
+            scored,
             latest.join(scored, on=["report_key", "crime_key"], how="anti").select(
                 "report_key",
                 "crime_key",

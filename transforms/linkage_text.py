@@ -159,7 +159,7 @@ def pair_cosines(
     left_docs = pairs.get_column(left_key).unique()
     right_docs = pairs.get_column(right_key).unique()
     # One shared column space: map both sides' terms to the same indices.
-    vocabulary = pl.concat([left_terms.select("term"), right_terms.select("term")]).unique()
+    vocabulary = pl.concat([left_terms.select("term"), right_terms.select("term")]).unique().sort("term")
     column = vocabulary.with_row_index("col")
     left = unit_rows(left_terms, left_docs, idf, column)
     right = unit_rows(right_terms, right_docs, idf, column)
@@ -196,12 +196,16 @@ def unit_rows(terms: pl.DataFrame, docs: pl.Series, idf: pl.DataFrame, column: p
             ((pl.col("tf").cast(pl.Float64).log() + 1.0) * pl.col("idf").fill_null(default_idf)).alias("w")
         )
     )
-    norms = weighted.group_by("row").agg(pl.col("w").pow(2).sum().sqrt().alias("norm"))
-    weighted = weighted.join(norms, on="row").with_columns((pl.col("w") / pl.col("norm")).alias("w"))
-    return sparse.csr_matrix(
+    rows = sparse.csr_matrix(
         (weighted["w"].to_numpy(), (weighted["row"].to_numpy(), weighted["col"].cast(pl.Int64).to_numpy())),
         shape=(len(docs), max(column.height, 1)),
     )
+    # Normalised in CSR (indices sorted): summed in a fixed order, unlike a
+    # group-by after multi-threaded joins, whose last bits decided ties between
+    # look-alike narratives in top-k blocking from one run to the next.
+    rows.sort_indices()
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    return sparse.csr_matrix(sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ rows)
 
 
 def cosine(a: str, b: str, lexicon: NarrativeLexicon, idf: pl.DataFrame | None = None) -> float | None:

@@ -6,8 +6,10 @@ from datetime import date, datetime, time
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from transforms.linkage import (
+    comparison_vectors_chunked,
     comparison_vectors_for,
     linkage_settings,
     linked_pairs,
@@ -293,7 +295,7 @@ def test_a_cancelled_crimes_pairs_are_void():
 # --------------------------------------------------------------------------- end to end on literal frames
 
 
-def test_pipeline_links_the_same_incident_across_styles(settings):
+def two_incidents() -> tuple[pl.DataFrame, pl.DataFrame]:
     c = cst(
         {"report_key": "R1", "incident_date": date(2026, 3, 1), "incident_time": time(21, 30),
          **place("M7 4AB", "Bury New Road"),
@@ -312,6 +314,11 @@ def test_pipeline_links_the_same_incident_across_styles(settings):
          **place("M7 4AB", "Bury New Road"), "offence_code": "58F", "offence_category": "Damage & Desecration",
          "summary_redacted": "PREMISES ON BURY NEW ROAD. SUSP DESCRIBED AS UNKNOWN. SUSP SWASTIKAS PAINTED ON WALL."},
     )
+    return c, p
+
+
+def test_pipeline_links_the_same_incident_across_styles(settings):
+    c, p = two_incidents()
     v = vectors(c, p, settings)
     model = prior_model(settings)
     resolved = linked_pairs(v, model, police_incident_groups(p, settings), p, no_decisions(), settings)
@@ -320,6 +327,24 @@ def test_pipeline_links_the_same_incident_across_styles(settings):
     assert out.get(("R1", "P2"), "rejected") == "rejected" and out.get(("R2", "P1"), "rejected") == "rejected"
     weights = score(v, model).sort("match_weight", descending=True)
     assert set(weights.head(2).select("report_key", "crime_key").iter_rows()) == {("R1", "P1"), ("R2", "P2")}
+
+
+def test_a_chunk_of_a_corpus_wide_narrative_model_is_the_model_of_that_chunk(settings):
+    c, p = two_incidents()
+    everything = narrative_model(c, p, settings)
+    chunk = everything.subset(pl.Series("report_key", ["R2"]), pl.Series("crime_key", ["P2", "P1"]))
+    alone = narrative_model(c.filter(pl.col("report_key") == "R2"), p.reverse(), settings)
+    for name in ("cst_terms", "police_terms", "cst_offender_terms", "police_offender_terms"):
+        assert_frame_equal(getattr(chunk, name), getattr(alone, name), check_row_order=False)
+    assert chunk.idf.equals(everything.idf)
+
+
+def test_vectors_taken_a_date_chunk_at_a_time_are_those_of_everything(settings):
+    c, p = two_incidents()
+    keys = ["report_key", "crime_key"]
+    chunked, _ = comparison_vectors_chunked(c, p, settings, chunk_days=1)
+    whole = vectors(c, p, settings)
+    assert_frame_equal(chunked.sort(keys), whole.sort(keys), check_column_order=False)
 
 
 def test_fitted_model_round_trips_through_json(settings):

@@ -10,7 +10,15 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from transforms.linkage_compare import gamma
-from transforms.linkage_model import FittedModel, evidence, fit_ecm, fit_supervised, score
+from transforms.linkage_model import (
+    FittedModel,
+    evidence,
+    fit_ecm,
+    fit_supervised,
+    mutual_best,
+    prior_model,
+    score,
+)
 
 SETTINGS = {
     "comparisons": [
@@ -123,3 +131,40 @@ def test_a_null_level_common_among_one_kind_of_match_does_not_turn_its_other_lev
     assert model.weight_of("channel", 0) > 2.0
     assert model.weight_of("channel", 1) < 0.0
     assert model.weight_of("place", 0) == pytest.approx(math.log2(0.9 / 0.1), abs=1.0)
+
+
+def test_mutual_best_is_read_from_every_pair_of_a_report_and_of_a_group():
+    # r1's best crime is c1; c2 is r1's second best but r2's best; c3 shares c1's incident group.
+    vectors = pl.DataFrame(
+        {"report_key": ["r1", "r1", "r2", "r2", "r1"], "crime_key": ["c1", "c2", "c2", "c1", "c3"],
+         gamma("date"): [0, 1, 0, 0, 2], gamma("place"): [0, 0, 0, 1, 1], gamma("text"): [0, 1, 1, 2, 2]},
+        schema_overrides={gamma(n): pl.Int8 for n in ("date", "place", "text")},
+    )
+    groups = pl.DataFrame({"crime_key": ["c1", "c2", "c3"], "police_incident_id": ["g1", "g2", "g1"]})
+    best = mutual_best(vectors, prior_model(SETTINGS), groups)
+    # every pair of the mutual-best edge (r1, g1) - c3 too -, and (r2, g2); not r1-c2 nor r2-c1
+    assert best.to_list() == [True, False, True, False, True]
+
+
+def test_em_on_a_sample_of_the_mutual_best_pairs_learns_what_em_on_all_of_them_does():
+    vectors = synthetic(20_000, seed=6).drop("y")
+    full = fit_ecm(vectors, SETTINGS)
+    sampled = fit_ecm(vectors, SETTINGS, em_sample=3_000)
+    assert sampled.trained_on["pairs"] == full.trained_on["pairs"] == vectors.height
+    for name, levels in full.comparisons.items():
+        for lw in levels:
+            assert sampled.weight_of(name, lw.level) == pytest.approx(lw.weight, abs=0.75)
+
+
+def test_em_on_a_sample_still_scores_a_level_the_sample_would_miss():
+    vectors = synthetic(5_000, seed=7).drop("y")
+    rare = vectors.with_columns(  # a level seen in one pair only
+        pl.when(pl.int_range(pl.len()) == 17).then(pl.lit(2, pl.Int8)).otherwise(pl.col(gamma("place"))).alias(gamma("place"))
+    )
+    settings = {**SETTINGS, "comparisons": [
+        *SETTINGS["comparisons"][:1],
+        {"name": "place", "levels": [*SETTINGS["comparisons"][1]["levels"], {"label": "rare", "m": 0.01, "u": 0.01}]},
+        *SETTINGS["comparisons"][2:],
+    ]}
+    model = fit_ecm(rare, settings, em_sample=500)
+    assert 2 in {lw.level for lw in model.comparisons["place"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import polars as pl
 
@@ -111,3 +112,23 @@ def test_the_same_input_in_any_order_gives_the_same_result():
     first = resolve(pairs)
     assert resolve(pairs.reverse()) == first
     assert len(matched(first)) == 2
+
+
+def test_pairs_far_below_every_threshold_are_dropped_unless_their_group_or_a_reviewer_holds_them():
+    pairs = scored(("R1", "P1", 0.95), ("R1", "P2", 0.001), ("R1", "P3", 0.001), ("R2", "P3", 0.002), ("R2", "P4", 0.02))
+    decisions = pl.DataFrame(
+        {"report_key": ["R2"], "crime_key": ["P3"], "decision": ["reject"], "decided_at": [datetime(2026, 3, 1)]},
+        schema=DECISION_SCHEMA,
+    )
+    crimes = ["P1", "P2", "P3", "P4"]
+    out = resolved_pairs(
+        pairs,
+        pl.DataFrame({"crime_key": crimes, "police_incident_id": ["G1", "G1", "G3", "G4"]}),
+        pl.DataFrame({"crime_key": crimes, "force_id": "gmp", "status": "confirmed"}),
+        decisions,
+        THRESHOLDS,
+    )
+    statuses = {(r, c): s for r, c, s in out.select("report_key", "crime_key", "status").iter_rows()}
+    # P2 shares R1's matched incident group; R2-P3 was reviewed; R2-P4 is above `keep`; R1-P3 is nothing
+    assert statuses == {("R1", "P1"): "matched", ("R1", "P2"): "matched", ("R2", "P3"): "rejected",
+                        ("R2", "P4"): "rejected"}
