@@ -15,7 +15,7 @@ against one Prefect server (as under `incidents serve`):
 Each reports wall time and the run's peak memory (RSS of the `incidents` process),
 and the time spent in each step (Prefect task runs). A scale whose predicted full
 run (linear in the data, from the previous scale) exceeds --budget seconds, or
-whose predicted peak memory exceeds 60% of the memory available or
+whose predicted peak memory exceeds 80% of the memory available or
 --max-memory-gb (default 11), is skipped and reported as such. Growth columns
 compare each scale with 1x: data (row versions), then time and memory.
 
@@ -251,8 +251,8 @@ def main() -> None:
                     reason = None
                     if predicted > args.budget:
                         reason = f"predicted {predicted:.0f} s > budget {args.budget:.0f} s"
-                    elif memory > min(0.6 * available_mb(), args.max_memory_gb * 1024):
-                        reason = (f"predicted peak {memory / 1024:.1f} GB > min(60% of available memory, "
+                    elif memory > min(0.8 * available_mb(), args.max_memory_gb * 1024):
+                        reason = (f"predicted peak {memory / 1024:.1f} GB > min(80% of available memory, "
                                   f"{args.max_memory_gb:g} GB)")
                     if reason:
                         skipped = Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale, skipped=reason)
