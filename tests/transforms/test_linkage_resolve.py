@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 import polars as pl
 
+from tests.transforms.test_linkage import (
+    scored,  # the scored-pairs frame shared by the linkage tests
+)
 from transforms.linkage_resolve import DECISION_SCHEMA, resolved_pairs
 
 THRESHOLDS = {"match": 0.5, "review": 0.3, "keep": 0.01}
-
-
-def scored(*rows: tuple[str, str, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [(r, c, p, math.log2(p / (1 - p))) for r, c, p in rows],
-        schema={"report_key": pl.String, "crime_key": pl.String, "match_probability": pl.Float64,
-                "match_weight": pl.Float64},
-        orient="row",
-    )
 
 
 def resolve(pairs: pl.DataFrame, groups: dict[str, str] | None = None, taken: pl.DataFrame | None = None) -> dict:
