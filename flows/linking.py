@@ -238,15 +238,19 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     summary.pairs_scored = vectors.height
 
 
-def _near_window(settings: dict) -> int:
-    """Days a pair's dates can be apart under the narrow (non-late-report) blocking rules, plus one."""
-    spans = [
-        abs(int(day))
-        for rule in settings["blocking_rules"]
-        if rule["kind"] in ("place_date", "no_place")
-        for day in rule.get("window", [0, 0])
-    ]
-    return max(spans, default=3) + 1
+def _near_windows(settings: dict) -> dict[str, int]:
+    """Days a pair's dates can be apart under the narrow rules: `near` for the sector and district
+    rules, `online` for the no-place rule (the SQL repeats blocking's date arithmetic exactly)."""
+
+    def widest(rules: list[dict]) -> int:
+        return max((abs(int(day)) for rule in rules for day in rule.get("window", [0, 0])), default=0)
+
+    rules = settings["blocking_rules"]
+    return {
+        "near": widest([r for r in rules if r["kind"] == "place_date"
+                        and set(r.get("keys", [])) & {"postcode_sector", "postcode_district"}]),
+        "online": widest([r for r in rules if r["kind"] == "no_place"]),
+    }
 
 
 def _held_touching(warehouse: Warehouse, reports: pl.Series, crimes: pl.Series, groups: pl.Series) -> pl.DataFrame:
@@ -295,12 +299,12 @@ def _incremental(
     near = _query(
         warehouse,
         _sql("records_near_changes"),
-        {"before": SCOPE_DAYS_BEFORE, "after": SCOPE_DAYS_AFTER, "near": _near_window(settings),
+        {"before": SCOPE_DAYS_BEFORE, "after": SCOPE_DAYS_AFTER, **_near_windows(settings),
          "max_range": int(settings.get("max_range_days", 31))},
     )
     police_scope = near.filter(pl.col("source") == "police")["record_key"]
     cst_scope = near.filter(pl.col("source") == "cst")["record_key"]
-    _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes})
+    _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes, "police_tokens": changed_crimes})
     changed_cst_rows = _query(warehouse, _sql("cst_named"))
     changed_police_rows = _query(warehouse, _sql("police_named"))
     # keep the token indexes current: a changed record's old tokens out, its latest version's in
@@ -319,22 +323,20 @@ def _incremental(
     cited = changed_cst_rows.select(pl.col("cited_crime_ref_tokens").explode().drop_nulls())["cited_crime_ref_tokens"]
     held_tokens = changed_police_rows.select(pl.col("crime_ref_tokens").explode().drop_nulls())["crime_ref_tokens"]
     _set_scope(warehouse, {}, cited)
-    police_scope = pl.concat([police_scope, _query(warehouse, _sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])
+    # the crimes whose tokens a pair can share: a changed report's cited ones, or a changed crime's own
+    token_crimes = pl.concat([_query(warehouse, _sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])
+    police_scope = pl.concat([police_scope, token_crimes])
     _set_scope(warehouse, {}, held_tokens)
     cst_scope = pl.concat([cst_scope, _query(warehouse, _sql("reports_sharing_tokens"))["report_key"], changed_reports])
     decided = new_decisions
     cst_scope = pl.concat([cst_scope, decided["report_key"]]).unique()
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
-    _set_scope(warehouse, {"cst": cst_scope, "police": police_scope})
+    _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes})
     cst = _query(warehouse, _sql("cst_named"))
     police = _query(warehouse, _sql("police_named"))
-    tokens = pl.concat(
-        [
-            cst.select(pl.col("cited_crime_ref_tokens").explode().alias("t"))["t"],
-            police.select(pl.col("crime_ref_tokens").explode().alias("t"))["t"],
-        ]
-    ).drop_nulls()
-    _set_scope(warehouse, {}, tokens)
+    # every pair touches a changed record, so the changed records' tokens are the only ones
+    # whose frequency a pair's evidence or the crime-number rule can read
+    _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
     token_frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
     # 2. candidate pairs touching a changed record, scored with the stored model
     texts = narrative_model(cst, police, settings, idf=idf)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 from transforms.linkage_blocking import (
     candidate_pairs,
@@ -56,7 +57,6 @@ from transforms.linkage_text import (
     NarrativeLexicon,
     inverse_document_frequencies,
     narrative_terms,
-    pair_cosines,
     unit_rows,
 )
 
@@ -194,7 +194,14 @@ def _without_place_words(terms: pl.DataFrame, records: pl.DataFrame, lexicon: Na
     if not place_columns:
         return terms
     places = _docs(records, pl.concat_str([pl.col(c).fill_null("") for c in place_columns], separator=" "))
-    own = narrative_terms(places, lexicon).select("doc", "term")
+    # each distinct place once (a few thousand streets for a million records)
+    distinct = places.select("text").unique().with_row_index("place")
+    place_terms = narrative_terms(distinct.select(pl.col("place").alias("doc"), "text"), lexicon)
+    own = (
+        places.join(distinct, on="text")
+        .join(place_terms.select(pl.col("doc").alias("place"), "term"), on="place")
+        .select("doc", "term")
+    )
     return terms.join(own, on=["doc", "term"], how="anti")
 
 
@@ -268,13 +275,18 @@ def comparison_vectors_for(
     indexed = pairs.join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left").join(
         texts.doc_ids("police"), on="crime_key", how="left", maintain_order="left"
     )
-    cosines = pair_cosines(texts.cst_terms, texts.police_terms, indexed, texts.idf, "cst_doc", "police_doc")
+    # the blocking rows already hold every paired narrative's unit vector: one row-wise product
+    cosines = _row_cosines(pairs, cst_block["report_key"], police_block["crime_key"], cst_vectors, police_vectors)
     offender = offender_similarity(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )
     named = street_named_in_narrative(pairs, cst, police)
     if comparison_frames is None:
-        comparison_frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
+        # only the records in a pair: an incremental night's scope is far wider than its pairs
+        comparison_frames = (
+            cst_comparison_frame(cst.join(pairs.select("report_key").unique(), on="report_key", how="semi"), settings),
+            police_comparison_frame(police.join(pairs.select("crime_key").unique(), on="crime_key", how="semi"), settings),
+        )
     return comparison_vectors(
         pairs,
         *comparison_frames,
@@ -284,6 +296,28 @@ def comparison_vectors_for(
         offender,
         named,
     )
+
+
+def _row_cosines(
+    pairs: pl.DataFrame, report_keys: pl.Series, crime_keys: pl.Series,
+    cst_vectors: sparse.csr_matrix, police_vectors: sparse.csr_matrix, chunk: int = 500_000,
+) -> pl.Series:
+    """Each pair's narrative cosine from the unit rows of its two records; null where either has no terms."""
+    if pairs.is_empty():
+        return pl.Series("narrative_cosine", [], dtype=pl.Float64)
+
+    def positions(column: str, keys: pl.Series) -> np.ndarray:
+        index = pl.DataFrame({column: keys, "row": np.arange(len(keys), dtype=np.int64)})
+        return pairs.select(column).join(index, on=column, how="left", maintain_order="left")["row"].to_numpy()
+
+    i, j = positions("report_key", report_keys), positions("crime_key", crime_keys)
+    out = np.empty(len(pairs), dtype=np.float64)
+    for start in range(0, len(pairs), chunk):
+        a, b = i[start : start + chunk], j[start : start + chunk]
+        out[start : start + chunk] = np.asarray(cst_vectors[a].multiply(police_vectors[b]).sum(axis=1)).ravel()
+    missing = (cst_vectors.getnnz(axis=1) == 0)[i] | (police_vectors.getnnz(axis=1) == 0)[j]
+    values = np.where(missing, np.nan, np.clip(out, 0.0, 1.0))
+    return pl.Series("narrative_cosine", values, dtype=pl.Float64).fill_nan(None)
 
 
 def corpus_idf(cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_rows: int = 100_000) -> pl.DataFrame:

@@ -111,18 +111,20 @@ def narrative_terms(
             .drop_nulls("word")
             .collect()
         )
-        new_words = [w for w in words.get_column("word").unique().to_list() if w not in known]
-        known.update((w, lexicon.term(w)) for w in new_words)
         vocabulary = words.get_column("word").unique()
+        known.update((w, lexicon.term(w)) for w in vocabulary.to_list() if w not in known)
         mapping = pl.DataFrame(
             {"word": vocabulary, "term": [known[w] for w in vocabulary.to_list()]},
             schema={"word": pl.String, "term": pl.String},
-        )
+        ).drop_nulls("term")
+        # counted by an integer term id, not the term string (millions of rows per chunk)
+        term_ids = mapping.select(pl.col("term").unique()).with_row_index("term_id")
         parts.append(
-            words.join(mapping, on="word", how="left")
-            .drop_nulls("term")
-            .group_by("doc", "term")
+            words.join(mapping.join(term_ids, on="term").select("word", "term_id"), on="word")
+            .group_by("doc", "term_id")
             .agg(pl.len().cast(pl.UInt32).alias("tf"))
+            .join(term_ids, on="term_id")
+            .select("doc", "term", "tf")
         )
     if not parts:
         return pl.DataFrame(schema={"doc": docs.schema.get(id_column, pl.String), "term": pl.String, "tf": pl.UInt32})

@@ -1,9 +1,12 @@
 -- The records a night's changed records (link_scope_keys 'cst_changed' / 'police_changed') can
 -- pair with, found by equality joins so the work follows the night, not the warehouse:
 -- the same postcode unit or street within the wide window (late reports: $before days before
--- the report, $after after), the same district within the narrow one ($near days, a crime's
--- range capped at $max_range days), and, where either side has no district (online), the same
--- force (any force for a report whose force is unknown) within the narrow window.
+-- the report, $after after), the same district within the sector and district rules' window
+-- ($near days, a crime's range capped at $max_range days), and, where either side has no
+-- district (online), the same force (any force for a report whose force is unknown) within
+-- the no-place rule's window ($online days).
+-- The unknown-force case is a join of its own: inside an OR with the force equality DuckDB
+-- falls back to a nested-loop join (3.2 s instead of 0.9 s at 1M records).
 -- Every version counts (a superset of the latest ones), so no staging view's window is computed.
 with changed_cst as (
     select incident_date as d, postcode_unit_key as unit, street, postcode_district as district, force_id
@@ -32,39 +35,54 @@ cst as (
     select report_key, incident_date as d, postcode_unit_key as unit, street, postcode_district as district, force_id
     from stg_cst_report_versions
     where incident_date is not null
+),
+-- the narrow-window force joins need only each distinct (day, force, has a district)
+changed_cst_days as (
+    select distinct d, coalesce(force_id, 'unknown') as force_id, district is null as no_district
+    from changed_cst
+),
+changed_police_days as (
+    select distinct f, t, force_id, district is null as no_district
+    from changed_police
 )
 select distinct * from (
 select 'police' as source, p.crime_key as record_key
 from police as p join changed_cst as c on p.unit = c.unit
 where p.f <= c.d + $after and p.t >= c.d - $before
-union
+union all
 select 'police', p.crime_key
 from police as p join changed_cst as c on p.street = c.street
 where p.f <= c.d + $after and p.t >= c.d - $before
-union
+union all
 select 'police', p.crime_key
 from police as p join changed_cst as c on p.district = c.district
 where p.f <= c.d + $near and p.t >= c.d - $near
-union
+union all
 select 'police', p.crime_key
-from police as p join changed_cst as c
-    on p.force_id = c.force_id or coalesce(c.force_id, 'unknown') = 'unknown'
-where (p.district is null or c.district is null) and p.f <= c.d + $near and p.t >= c.d - $near
-union
+from police as p join changed_cst_days as c on p.force_id = c.force_id
+where (p.district is null or c.no_district) and p.f <= c.d + $online and p.t >= c.d - $online
+union all
+select 'police', p.crime_key
+from police as p join changed_cst_days as c on p.f <= c.d + $online and p.t >= c.d - $online
+where c.force_id = 'unknown' and (p.district is null or c.no_district)
+union all
 select 'cst', c.report_key
 from cst as c join changed_police as p on c.unit = p.unit
 where p.f <= c.d + $after and p.t >= c.d - $before
-union
+union all
 select 'cst', c.report_key
 from cst as c join changed_police as p on c.street = p.street
 where p.f <= c.d + $after and p.t >= c.d - $before
-union
+union all
 select 'cst', c.report_key
 from cst as c join changed_police as p on c.district = p.district
 where p.f <= c.d + $near and p.t >= c.d - $near
-union
+union all
 select 'cst', c.report_key
-from cst as c join changed_police as p
-    on p.force_id = c.force_id or coalesce(c.force_id, 'unknown') = 'unknown'
-where (p.district is null or c.district is null) and p.f <= c.d + $near and p.t >= c.d - $near
+from cst as c join changed_police_days as p on p.force_id = c.force_id
+where (p.no_district or c.district is null) and p.f <= c.d + $online and p.t >= c.d - $online
+union all
+select 'cst', c.report_key
+from cst as c join changed_police_days as p on p.f <= c.d + $online and p.t >= c.d - $online
+where coalesce(c.force_id, 'unknown') = 'unknown' and (p.no_district or c.district is null)
 )
