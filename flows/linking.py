@@ -217,25 +217,40 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     decisions = _decisions(warehouse)
     groups = police_incident_groups(police, settings)
     vectors, idf = comparison_vectors_chunked(cst, police, settings)
+    summary.changed_reports, summary.changed_crimes = cst.height, police.height
+    police_status = police.select("crime_key", "force_id", "status")
+    del cst, police  # a million narratives: not held through scoring and resolution
     reviewed = decisions.select(*PAIR_KEYS, (pl.col("decision") == "accept").cast(pl.Int64).alias("label"))
     model, _ = fitted_model(vectors, settings, reviewed, groups)
     _store_model(warehouse, run_id, settings, model, idf, decisions.height, now)
-    scored = _with_extras(score(vectors, model), settings)
+    summary.pairs_scored = vectors.height
+    scored = score(vectors, model)
+    del vectors
     cancelled = _cancelled_held(warehouse)
-    candidates = pl.concat([scored, cancelled.select(scored.columns)], how="vertical_relaxed").unique(
-        PAIR_KEYS, keep="first"
-    )
+    probabilities = [*PAIR_KEYS, "match_probability", "match_weight"]
+    # blocking never pairs a cancelled crime, so the held pairs of one are not among the scored:
+    # no unique over tens of millions of string keys, and the concatenation is not copied
+    candidates = pl.concat([scored.select(probabilities), cancelled.select(probabilities)], rechunk=False)
     resolved = resolved_pairs(
-        candidates, groups, police.select("crime_key", "force_id", "status"), decisions, settings["thresholds"]
+        candidates, groups, police_status, decisions, settings["thresholds"]
+    )
+    del candidates
+    # the stored columns of the kept pairs only (a few percent of those scored at a million
+    # records), found by a 64-bit hash of the pair: a semi-join on the two string keys row-encodes
+    # every scored pair (2.7 GB); a collision only adds a row that the exact join below ignores
+    pair = pl.col("report_key").hash() ^ pl.col("crime_key").hash()
+    kept = scored.filter(pair.is_in(resolved.select(pair).to_series().implode()))
+    del scored
+    kept = _with_extras(kept, settings)
+    extras = pl.concat([kept, cancelled.select(kept.columns)], how="vertical_relaxed").drop(
+        "match_probability", "match_weight"
     )
     warehouse.execute("delete from link_pairs")
-    summary.pairs_written = _write_pairs(warehouse, resolved, candidates.drop("match_probability", "match_weight"), run_id, now)
+    summary.pairs_written = _write_pairs(warehouse, resolved, extras, run_id, now)
     _write_groups(warehouse, groups, now, replace_all=True)
     warehouse.execute(_sql("token_index_rebuild"))
     _record_state(warehouse, run_id, None, None)
     summary.model_run_id = run_id
-    summary.changed_reports, summary.changed_crimes = cst.height, police.height
-    summary.pairs_scored = vectors.height
 
 
 def _near_windows(settings: dict) -> dict[str, int]:

@@ -398,8 +398,9 @@ def comparison_vectors_chunked(
                 chunk, sub, settings, texts, token_frequency=token_frequency, comparison_frames=frames
             )
         )
-    # chunks partition the reports, so no pair is in two (no unique over tens of millions of string keys)
-    return (pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()), idf
+    # chunks partition the reports, so no pair is in two (no unique over tens of millions of
+    # string keys); the chunks are kept as they are, not copied into one (3 GB at a million records)
+    return (pl.concat(parts, how="vertical_relaxed", rechunk=False) if parts else pl.DataFrame()), idf
 
 
 def fitted_model(

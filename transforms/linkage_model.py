@@ -200,17 +200,19 @@ def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame 
     """
     gammas = [c for c in vectors.columns if c.startswith("gamma_")]
     scored = score(vectors.select("crime_key", *gammas), model).select("crime_key", "match_weight")
-    if groups is not None:
-        scored = scored.join(groups, on="crime_key", how="left", maintain_order="left")
-    else:
-        scored = scored.with_columns(pl.lit(None, dtype=pl.String).alias("police_incident_id"))
     # Windows over 64-bit hashes of the keys, not over tens of millions of 64-character
     # strings (a collision among a million keys is a one-in-10^7 chance, and would only
-    # move one pair in or out of the training subset).
+    # move one pair in or out of the training subset); each crime's group joined as its
+    # hash too, so no group-id string is copied per pair.
+    if groups is not None:
+        group_of = groups.select("crime_key", pl.col("police_incident_id").hash().alias("group_hash"))
+        scored = scored.join(group_of, on="crime_key", how="left", maintain_order="left")
+    else:
+        scored = scored.with_columns(pl.lit(None, dtype=pl.UInt64).alias("group_hash"))
     keyed = scored.select(
         "match_weight",
         vectors.get_column("report_key").hash().alias("report"),
-        pl.coalesce("police_incident_id", "crime_key").hash().alias("group"),
+        pl.coalesce("group_hash", pl.col("crime_key").hash()).alias("group"),
     )
     weight = pl.col("match_weight")
     edge = weight.max().over("report", "group")

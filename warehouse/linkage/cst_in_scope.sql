@@ -4,3 +4,5 @@ select c.*
 from stg_cst_reports as c
 where c.report_key in (select record_key from scope)
     or exists (select 1 from scope where record_key = '*')
+-- in key order: blocking breaks exact narrative ties by position, so the same every run
+order by c.report_key

@@ -10,3 +10,5 @@ select
 from stg_police_crimes as p
 where p.crime_key in (select record_key from scope)
     or exists (select 1 from scope where record_key = '*')
+-- in key order: blocking breaks exact narrative ties by position, so the same every run
+order by p.crime_key
