@@ -21,14 +21,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import polars as pl
-import recordlinkage as rl
-from recordlinkage.algorithms.nb_sklearn import ECM
 
 from transforms.linkage_compare import NULL_LEVEL, gamma
+
+if TYPE_CHECKING:
+    from recordlinkage.algorithms.nb_sklearn import ECM
+
+# recordlinkage (with scikit-learn and pandas) is imported where a model is fitted, not here:
+# a normal night only scores with the stored model, and the import costs it 1.2 s.
 
 _FLOOR = 1e-6
 
@@ -78,54 +82,6 @@ class FittedModel:
             if lw.level == level:
                 return lw.weight
         return 0.0
-
-
-class _InformedECM(ECM):
-    """recordlinkage's ECM kernel, started from the settings' m/u priors, nulls neutral.
-
-    A null level (missing on either side) stays a category of its own, but the
-    E-step gives it no weight in either class, as scoring does (Splink's
-    treatment of nulls): an online crime has no postcode or street, and
-    counting that as disagreement made EM call most online pairs non-matches
-    (and learn that agreeing on the platform, seen only online, is evidence
-    against a match).
-    """
-
-    def __init__(self, start: Sequence[Mapping[int, tuple[float, float]]], prior: float, **kwargs) -> None:
-        super().__init__(init="jaro", binarize=None, **kwargs)
-        self._start = start
-        self._prior = prior
-        self._null_columns: list[int] = []
-
-    def _init_parameters_jaro(self, X_bin):  # noqa: N803 - recordlinkage's signature
-        columns: list[tuple[float, float]] = []
-        self._null_columns = []
-        for binarizer, start in zip(self._binarizers, self._start, strict=True):
-            classes = [int(c) for c in binarizer.classes_]
-            pairs = [start.get(c, (0.3, 0.3)) for c in classes]
-            m_total = sum(m for m, _ in pairs) or 1.0
-            u_total = sum(u for _, u in pairs) or 1.0
-            scaled = [(max(m / m_total, _FLOOR), max(u / u_total, _FLOOR)) for m, u in pairs]
-            # recordlinkage encodes a 1-class column as one indicator and a
-            # 2-class column as two: the same layout as classes here, except 1 class.
-            if NULL_LEVEL in classes and len(classes) > 1:
-                self._null_columns.append(len(columns) + classes.index(NULL_LEVEL))
-            columns.extend(scaled)
-        feature_prob = np.array([[u for _, u in columns], [m for m, _ in columns]])
-        return np.log([1.0 - self._prior, self._prior]), np.log(feature_prob)
-
-    def _joint_log_likelihood(self, X):  # noqa: N803 - recordlinkage's signature
-        # A level whose probability reached 0 in one class gives log 0 = -inf,
-        # and 0 * -inf = NaN in recordlinkage's dot product: floor it instead.
-        self.feature_log_prob_ = np.maximum(self.feature_log_prob_, math.log(_FLOOR))
-        fitted = self.feature_log_prob_
-        neutral = fitted.copy()
-        neutral[:, self._null_columns] = 0.0  # log 1: a null level says nothing either way
-        self.feature_log_prob_ = neutral
-        try:
-            return super()._joint_log_likelihood(X)
-        finally:
-            self.feature_log_prob_ = fitted
 
 
 def _comparison_names(settings: Mapping) -> list[str]:
@@ -266,9 +222,14 @@ def _sample_rows(X: np.ndarray, size: int, seed: int) -> np.ndarray | None:  # n
 def _run_ecm(
     X: np.ndarray, names: list[str], start: list[dict[int, tuple[float, float]]], prior: float, settings: Mapping
 ) -> ECM:
+    import pandas as pd
+    import recordlinkage as rl
+
+    from transforms.linkage_ecm import InformedECM
+
     training = settings.get("training", {})
     classifier = rl.ECMClassifier(use_col_names=False)
-    classifier.kernel = _InformedECM(
+    classifier.kernel = InformedECM(
         start, prior, max_iter=int(training.get("max_iterations", 60)), atol=float(training.get("tolerance", 1e-5))
     )
     classifier.fit(pd.DataFrame(X, columns=names))
@@ -355,7 +316,7 @@ def fit_ecm(
        and keep the mutual-best edges: the report's best incident group that
        also has the report as its best - where almost every match is;
     2. run recordlinkage's ECMClassifier there (informed start; a null level
-       weighs nothing in the E-step, see `_InformedECM`, unless the comparison
+       weighs nothing in the E-step, see `linkage_ecm.InformedECM`, unless the comparison
        names an `em_null_level` to count its nulls as);
     3. m of every level (full resolution, nulls apart) from the EM posterior,
        M = expected matches; u of every level from all candidate pairs with
@@ -445,6 +406,9 @@ def fit_supervised(
     `labelled` has report_key, crime_key, label (1 = accept, 0 = reject). Returns
     None when there are too few reviewed pairs of either class.
     """
+    import pandas as pd
+    import recordlinkage as rl
+
     options = settings.get("training", {}).get("supervised", {})
     reviewed = vectors.join(labelled, on=["report_key", "crime_key"], how="inner")
     positives = int(reviewed["label"].sum()) if reviewed.height else 0
