@@ -110,6 +110,13 @@ def _set_scope(warehouse: Warehouse, keys: dict[str, pl.Series], tokens: pl.Seri
         warehouse.insert("link_scope_tokens", pl.DataFrame({"token": tokens.cast(pl.String).unique()}))
 
 
+def _police_named(warehouse: Warehouse) -> pl.DataFrame:
+    """The crimes of link_scope_keys 'police', with the tokens of those also named 'police_tokens'."""
+    rows = _query(warehouse, _sql("police_named"))
+    tokens = _query(warehouse, _sql("police_tokens_named"))
+    return rows.join(tokens, on="crime_key", how="left", maintain_order="left")
+
+
 def _levels_column(settings: dict) -> pl.Expr:
     return pl.concat_list([pl.col(gamma(c["name"])).cast(pl.Int8) for c in settings["comparisons"]]).alias("levels")
 
@@ -321,7 +328,7 @@ def _incremental(
     cst_scope = near.filter(pl.col("source") == "cst")["record_key"]
     _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes, "police_tokens": changed_crimes})
     changed_cst_rows = _query(warehouse, _sql("cst_named"))
-    changed_police_rows = _query(warehouse, _sql("police_named"))
+    changed_police_rows = _police_named(warehouse)
     # keep the token indexes current: a changed record's old tokens out, its latest version's in
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
     warehouse.execute(_sql("token_index_forget"))
@@ -348,7 +355,7 @@ def _incremental(
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
     _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes})
     cst = _query(warehouse, _sql("cst_named"))
-    police = _query(warehouse, _sql("police_named"))
+    police = _police_named(warehouse)
     # every pair touches a changed record, so the changed records' tokens are the only ones
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
