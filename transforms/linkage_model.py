@@ -154,22 +154,23 @@ def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame 
     Needs every candidate pair: on a random sample of pairs a report's true
     match is often missing, and its best look-alike is taken for a match.
     """
-    gammas = [c for c in vectors.columns if c.startswith("gamma_")]
-    scored = score(vectors.select("crime_key", *gammas), model).select("crime_key", "match_weight")
     # Windows over 64-bit hashes of the keys, not over tens of millions of 64-character
     # strings (a collision among a million keys is a one-in-10^7 chance, and would only
-    # move one pair in or out of the training subset); each crime's group joined as its
-    # hash too, so no group-id string is copied per pair.
-    if groups is not None:
-        group_of = groups.select("crime_key", pl.col("police_incident_id").hash().alias("group_hash"))
-        scored = scored.join(group_of, on="crime_key", how="left", maintain_order="left")
-    else:
-        scored = scored.with_columns(pl.lit(None, dtype=pl.UInt64).alias("group_hash"))
-    keyed = scored.select(
-        "match_weight",
-        vectors.get_column("report_key").hash().alias("report"),
-        pl.coalesce("group_hash", pl.col("crime_key").hash()).alias("group"),
+    # move one pair in or out of the training subset); each crime's group is joined on the
+    # crime's hash too, so no string is hashed twice or copied per pair.
+    keyed = vectors.select(
+        _weight(model, vectors.columns).alias("match_weight"),
+        pl.col("report_key").hash().alias("report"),
+        pl.col("crime_key").hash().alias("crime"),
     )
+    if groups is not None:
+        group_of = groups.select(
+            pl.col("crime_key").hash().alias("crime"), pl.col("police_incident_id").hash().alias("group_hash")
+        )
+        keyed = keyed.join(group_of, on="crime", how="left", maintain_order="left")
+    else:
+        keyed = keyed.with_columns(pl.lit(None, dtype=pl.UInt64).alias("group_hash"))
+    keyed = keyed.select("match_weight", "report", pl.coalesce("group_hash", "crime").alias("group"))
     weight = pl.col("match_weight")
     edge = weight.max().over("report", "group")
     return keyed.select(
@@ -470,15 +471,20 @@ def weight_table(model: FittedModel) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"comparison": pl.String, "level": pl.Int8, "weight": pl.Float64}, orient="row")
 
 
-def score(vectors: pl.DataFrame, model: FittedModel) -> pl.DataFrame:
-    """Adds match_weight (bits) and match_probability to comparison vectors."""
+def _weight(model: FittedModel, columns: Sequence[str]) -> pl.Expr:
+    """The match weight (bits) of a comparison vector: the prior's plus each level's."""
     total = pl.lit(model.base_weight)
     for name, levels in model.comparisons.items():
-        if gamma(name) not in vectors.columns:
+        if gamma(name) not in columns:
             continue
         mapping = {lw.level: lw.weight for lw in levels}
         total = total + pl.col(gamma(name)).replace_strict(mapping, default=0.0, return_dtype=pl.Float64)
-    return vectors.with_columns(total.alias("match_weight")).with_columns(
+    return total
+
+
+def score(vectors: pl.DataFrame, model: FittedModel) -> pl.DataFrame:
+    """Adds match_weight (bits) and match_probability to comparison vectors."""
+    return vectors.with_columns(_weight(model, vectors.columns).alias("match_weight")).with_columns(
         (1.0 / (1.0 + (2.0 ** (-pl.col("match_weight"))))).alias("match_probability")
     )
 
