@@ -384,3 +384,51 @@ def test_offender_and_channel_words_count_once_not_in_the_narrative_too(settings
     assert not words & {"whatsapp", "former", "colleague"}
     assert {"comment", "post"} <= set(texts.cst_terms["term"])
     assert set(texts.cst_offender_terms["term"]) == {"former", "colleague"}
+
+
+def test_the_channel_first_in_the_settings_wins_whatever_the_text_names_first(settings):
+    from transforms.linkage_compare import named_channel
+
+    texts = pl.DataFrame({"t": ["abuse on tik tok, then on Twitter", "a WhatsApp group, then e-mail", "no platform here"]})
+    found = texts.select(named_channel(pl.col("t"), settings["channels"]).alias("channel"))["channel"].to_list()
+    order = list(settings["channels"])
+    assert order.index("twitter") < order.index("tiktok") and order.index("whatsapp") < order.index("email")
+    assert found == ["twitter", "whatsapp", None]
+
+
+def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
+    # k = 1 both ways: R1's nearest is P1, R2's is P2; P3 is nearest to R1 but not R1's nearest,
+    # so only the crime-side top-k brings (R1, P3) in
+    rule = {"name": "no_place", "kind": "no_place", "keys": ["force_id"], "window": [-3, 3],
+            "narrative_top_k": 1, "narrative_top_k_crime": 1, "min_cosine": 0.0}
+    only_online = {**settings, "blocking_rules": [rule]}
+    online = {"incident_date": date(2026, 3, 1), "method": "online", "location_type": "online"}
+    c = cst(
+        {"report_key": "R1", **online, "description_redacted": "antisemitic messages on instagram about the synagogue"},
+        {"report_key": "R2", **online, "description_redacted": "a threatening phone call to the school office"},
+    )
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 9),
+         "summary_redacted": "ANTISEMITIC MESSAGES ON INSTAGRAM ABOUT THE SYNAGOGUE"},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 10),
+         "summary_redacted": "THREATENING PHONE CALL TO SCHOOL OFFICE"},
+        {"crime_key": "P3", "occurred_from": datetime(2026, 3, 2, 10), "summary_redacted": "MESSAGES ABOUT SYNAGOGUE"},
+    )
+    assert pairs_of(vectors(c, p, only_online)) == {("R1", "P1"), ("R2", "P2"), ("R1", "P3")}
+
+
+def test_a_pairs_narrative_cosine_is_that_of_its_two_narratives(settings):
+    from transforms.linkage_text import pair_cosines
+
+    c, p = two_incidents()
+    texts = narrative_model(c, p, settings)
+    v = comparison_vectors_for(c, p, settings, texts)
+    indexed = v.select("report_key", "crime_key").join(texts.doc_ids("cst"), on="report_key", how="left").join(
+        texts.doc_ids("police"), on="crime_key", how="left"
+    )
+    expected = pair_cosines(texts.cst_terms, texts.police_terms, indexed, texts.idf, "cst_doc", "police_doc")
+    got = v.select("report_key", "crime_key", "narrative_cosine").join(
+        indexed.with_columns(expected.alias("expected")), on=["report_key", "crime_key"]
+    )
+    assert got.height == v.height >= 3
+    assert (got["narrative_cosine"] - got["expected"]).abs().max() < 1e-12
