@@ -57,6 +57,8 @@ from transforms.linkage_text import (
     NarrativeLexicon,
     inverse_document_frequencies,
     narrative_terms,
+    row_cosines,
+    row_positions,
     unit_rows,
 )
 
@@ -300,24 +302,17 @@ def comparison_vectors_for(
 
 def _row_cosines(
     pairs: pl.DataFrame, report_keys: pl.Series, crime_keys: pl.Series,
-    cst_vectors: sparse.csr_matrix, police_vectors: sparse.csr_matrix, chunk: int = 500_000,
+    cst_vectors: sparse.csr_matrix, police_vectors: sparse.csr_matrix,
 ) -> pl.Series:
-    """Each pair's narrative cosine from the unit rows of its two records; null where either has no terms."""
+    """Each pair's narrative cosine from the unit rows of its two records (rows in key order given)."""
     if pairs.is_empty():
         return pl.Series("narrative_cosine", [], dtype=pl.Float64)
-
-    def positions(column: str, keys: pl.Series) -> np.ndarray:
-        index = pl.DataFrame({column: keys, "row": np.arange(len(keys), dtype=np.int64)})
-        return pairs.select(column).join(index, on=column, how="left", maintain_order="left")["row"].to_numpy()
-
-    i, j = positions("report_key", report_keys), positions("crime_key", crime_keys)
-    out = np.empty(len(pairs), dtype=np.float64)
-    for start in range(0, len(pairs), chunk):
-        a, b = i[start : start + chunk], j[start : start + chunk]
-        out[start : start + chunk] = np.asarray(cst_vectors[a].multiply(police_vectors[b]).sum(axis=1)).ravel()
-    missing = (cst_vectors.getnnz(axis=1) == 0)[i] | (police_vectors.getnnz(axis=1) == 0)[j]
-    values = np.where(missing, np.nan, np.clip(out, 0.0, 1.0))
-    return pl.Series("narrative_cosine", values, dtype=pl.Float64).fill_nan(None)
+    return row_cosines(
+        cst_vectors,
+        police_vectors,
+        row_positions(pairs["report_key"], report_keys),
+        row_positions(pairs["crime_key"], crime_keys),
+    )
 
 
 def corpus_idf(cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_rows: int = 100_000) -> pl.DataFrame:

@@ -165,20 +165,28 @@ def pair_cosines(
     column = vocabulary.with_row_index("col")
     left = unit_rows(left_terms, left_docs, idf, column)
     right = unit_rows(right_terms, right_docs, idf, column)
-    left_row = pairs.select(pl.col(left_key).alias("doc")).join(
-        pl.DataFrame({"doc": left_docs, "row": np.arange(len(left_docs))}), on="doc", how="left", maintain_order="left"
-    )["row"].to_numpy()
-    right_row = pairs.select(pl.col(right_key).alias("doc")).join(
-        pl.DataFrame({"doc": right_docs, "row": np.arange(len(right_docs))}), on="doc", how="left", maintain_order="left"
-    )["row"].to_numpy()
-    left_empty = np.asarray(left.getnnz(axis=1) == 0)
-    right_empty = np.asarray(right.getnnz(axis=1) == 0)
-    out = np.empty(len(pairs), dtype=np.float64)
-    for start in range(0, len(pairs), chunk):
+    return row_cosines(
+        left, right, row_positions(pairs[left_key], left_docs), row_positions(pairs[right_key], right_docs), chunk
+    )
+
+
+def row_positions(values: pl.Series, rows: pl.Series) -> np.ndarray:
+    """For each value, its position in `rows` (the row order of a matrix)."""
+    index = pl.DataFrame({"value": rows, "row": np.arange(len(rows), dtype=np.int64)})
+    return values.alias("value").to_frame().join(index, on="value", how="left", maintain_order="left")["row"].to_numpy()
+
+
+def row_cosines(
+    left: sparse.csr_matrix, right: sparse.csr_matrix, left_row: np.ndarray, right_row: np.ndarray,
+    chunk: int = 500_000,
+) -> pl.Series:
+    """Cosine of unit rows `left[left_row[n]]` and `right[right_row[n]]` for each n; null where either has no terms."""
+    out = np.empty(len(left_row), dtype=np.float64)
+    for start in range(0, len(left_row), chunk):
         i = left_row[start : start + chunk]
         j = right_row[start : start + chunk]
         out[start : start + chunk] = np.asarray(left[i].multiply(right[j]).sum(axis=1)).ravel()
-    missing = left_empty[left_row] | right_empty[right_row]
+    missing = np.asarray(left.getnnz(axis=1) == 0)[left_row] | np.asarray(right.getnnz(axis=1) == 0)[right_row]
     values = np.where(missing, np.nan, np.clip(out, 0.0, 1.0))
     return pl.Series("narrative_cosine", values, dtype=pl.Float64).fill_nan(None)
 
