@@ -14,11 +14,13 @@ Two modes:
 - **incremental** (a normal night): only records whose latest version
   (file_hash, source_row) differs from the one last linked are compared,
   against every record they can pair with, and scored with the stored model.
-  Then only the connected components of the (report, incident group) graph
-  that a changed record, a changed group or a new review decision touches are
-  re-resolved: every other pair keeps its decision. A correction re-opens
-  exactly its own pairs and their competitors; a cancellation voids its
-  crime's pairs (rejected, reason `cancelled`).
+  Then only a neighbourhood is re-resolved: the reports and incident groups
+  that a changed record, a changed group or a new review decision touches, with
+  all their pairs, plus the direct competitors (every pair of a node those pairs
+  can assign); assignments held outside it stay as they are. Every other pair
+  keeps its decision. A correction re-opens exactly its own pairs and their
+  competitors; a cancellation voids its crime's pairs (rejected, reason
+  `cancelled`).
 """
 
 from __future__ import annotations

@@ -428,23 +428,3 @@ def resolved_pairs(
         | (pl.col("pair_probability").fill_null(0.0) >= keep_t)
     )
     return out.filter(keep).select(RESOLVED_COLUMNS).sort("report_key", "crime_key")
-
-
-def components(pairs: pl.DataFrame, min_probability: float) -> pl.DataFrame:
-    """Connected components of the (report, group) graph over edges at or above `min_probability`
-    (or decided): report_key/police_incident_id -> component id, as `node`, `component`."""
-    edges = pairs.filter(pl.col("match_probability").fill_null(1.0) >= min_probability)
-    reports = edges.get_column("report_key").unique().sort()
-    group_ids = edges.get_column("police_incident_id").unique().sort()
-    r_index = pl.DataFrame({"report_key": reports, "r": np.arange(len(reports), dtype=np.int64)})
-    g_index = pl.DataFrame({"police_incident_id": group_ids, "g": np.arange(len(group_ids), dtype=np.int64) + len(reports)})
-    indexed = edges.join(r_index, on="report_key").join(g_index, on="police_incident_id")
-    n = len(reports) + len(group_ids)
-    if n == 0:
-        return pl.DataFrame(schema={"node": pl.String, "component": pl.Int64})
-    graph = sparse.coo_matrix(
-        (np.ones(indexed.height), (indexed["r"].to_numpy(), indexed["g"].to_numpy())), shape=(n, n)
-    )
-    _, labels = connected_components(graph, directed=False)
-    nodes = pl.concat([reports, group_ids])
-    return pl.DataFrame({"node": nodes, "component": labels.astype(np.int64)})

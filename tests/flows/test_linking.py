@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
 from flows.linking import _query, link_records, link_warehouse
-from transforms.linkage_resolve import components
 from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
@@ -62,6 +64,29 @@ def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
         | pl.col("status_right").is_null()
         | ((pl.col("match_probability") - pl.col("match_probability_right")).abs() > 1e-9)
     )
+
+
+def components(pairs: pl.DataFrame, min_probability: float) -> pl.DataFrame:
+    """Connected components of the (report, group) graph over edges at or above `min_probability`
+    (or decided): report_key/police_incident_id -> component id, as `node`, `component`.
+
+    The oracle of the locality test below (the incremental night itself re-decides a
+    neighbourhood, not whole components)."""
+    edges = pairs.filter(pl.col("match_probability").fill_null(1.0) >= min_probability)
+    reports = edges.get_column("report_key").unique().sort()
+    group_ids = edges.get_column("police_incident_id").unique().sort()
+    r_index = pl.DataFrame({"report_key": reports, "r": np.arange(len(reports), dtype=np.int64)})
+    g_index = pl.DataFrame({"police_incident_id": group_ids, "g": np.arange(len(group_ids), dtype=np.int64) + len(reports)})
+    indexed = edges.join(r_index, on="report_key").join(g_index, on="police_incident_id")
+    n = len(reports) + len(group_ids)
+    if n == 0:
+        return pl.DataFrame(schema={"node": pl.String, "component": pl.Int64})
+    graph = sparse.coo_matrix(
+        (np.ones(indexed.height), (indexed["r"].to_numpy(), indexed["g"].to_numpy())), shape=(n, n)
+    )
+    _, labels = connected_components(graph, directed=False)
+    nodes = pl.concat([reports, group_ids])
+    return pl.DataFrame({"node": nodes, "component": labels.astype(np.int64)})
 
 
 def assert_only_touched_components_changed(after: pl.DataFrame, changed: pl.DataFrame, touched: set[str]) -> None:
