@@ -219,12 +219,43 @@ def _log(warehouse: Warehouse, summary: LinkSummary, now: datetime) -> None:
     )
 
 
+def _short_keys(keys: pl.Series, prefix: str) -> pl.DataFrame:
+    """key -> a 12-character stand-in that sorts as the key does.
+
+    Polars keeps strings of up to 12 bytes inside a column's 16-byte views, so a full link
+    of a million records carries its 16M scored pairs with 0.5 GB of keys instead of 2 GB.
+    """
+    return (
+        pl.DataFrame({"key": keys.unique().sort()})
+        .with_row_index("short")
+        .select("key", (pl.lit(prefix) + pl.col("short").cast(pl.String).str.zfill(11)).alias("short"))
+    )
+
+
+def _rekeyed(frame: pl.DataFrame, column: str, mapping: pl.DataFrame, source: str, target: str) -> pl.DataFrame:
+    """`column` mapped from `source` to `target` keys; a key the mapping lacks stays as it is."""
+    lookup = mapping.select(pl.col(source).alias(column), pl.col(target).alias("_mapped"))
+    return (
+        frame.join(lookup, on=column, how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_mapped", column).alias(column))
+        .drop("_mapped")
+    )
+
+
 def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime) -> None:
     _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
     cst = _query(warehouse, _sql("cst_in_scope"))
     police = _query(warehouse, _sql("police_in_scope"))
     decisions = _decisions(warehouse)
-    groups = police_incident_groups(police, settings)
+    stored_groups = police_incident_groups(police, settings)
+    # Linked on short stand-ins of the keys (same order, so the same ties broken the same way);
+    # the real keys come back for the kept pairs only.
+    report_ids, crime_ids = _short_keys(cst["report_key"], "r"), _short_keys(police["crime_key"], "c")
+    cst = _rekeyed(cst, "report_key", report_ids, "key", "short")
+    police = _rekeyed(police, "crime_key", crime_ids, "key", "short")
+    groups = _rekeyed(stored_groups, "crime_key", crime_ids, "key", "short")
+    decisions = _rekeyed(_rekeyed(decisions, "report_key", report_ids, "key", "short"),
+                         "crime_key", crime_ids, "key", "short")
     vectors, idf = comparison_vectors_chunked(cst, police, settings)
     summary.changed_reports, summary.changed_crimes = cst.height, police.height
     police_status = police.select("crime_key", "force_id", "status")
@@ -236,9 +267,11 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     scored = score(vectors, model)
     del vectors
     cancelled = _cancelled_held(warehouse)
+    cancelled = _rekeyed(_rekeyed(cancelled, "report_key", report_ids, "key", "short"),
+                         "crime_key", crime_ids, "key", "short")
     probabilities = [*PAIR_KEYS, "match_probability", "match_weight"]
     # blocking never pairs a cancelled crime, so the held pairs of one are not among the scored:
-    # no unique over tens of millions of string keys, and the concatenation is not copied
+    # no unique over tens of millions of keys, and the concatenation is not copied
     candidates = pl.concat([scored.select(probabilities), cancelled.select(probabilities)], rechunk=False)
     resolved = resolved_pairs(
         candidates, groups, police_status, decisions, settings["thresholds"]
@@ -246,7 +279,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     del candidates
     # the stored columns of the kept pairs only (a few percent of those scored at a million
     # records), found by a 64-bit hash of the pair: a semi-join on the two string keys row-encodes
-    # every scored pair (2.7 GB); a collision only adds a row that the exact join below ignores
+    # every scored pair; a collision only adds a row that the exact join below ignores
     pair = pl.col("report_key").hash() ^ pl.col("crime_key").hash()
     kept = scored.filter(pair.is_in(resolved.select(pair).to_series().implode()))
     del scored
@@ -254,9 +287,13 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     extras = pl.concat([kept, cancelled.select(kept.columns)], how="vertical_relaxed").drop(
         "match_probability", "match_weight"
     )
+    resolved, extras = (
+        _rekeyed(_rekeyed(frame, "report_key", report_ids, "short", "key"), "crime_key", crime_ids, "short", "key")
+        for frame in (resolved, extras)
+    )
     warehouse.execute("delete from link_pairs")
     summary.pairs_written = _write_pairs(warehouse, resolved, extras, run_id, now)
-    _write_groups(warehouse, groups, now, replace_all=True)
+    _write_groups(warehouse, stored_groups, now, replace_all=True)
     warehouse.execute(_sql("token_index_rebuild"))
     _record_state(warehouse, run_id, None, None)
     summary.model_run_id = run_id
