@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
-from flows.linking import _query, link_records, link_warehouse
+from flows.linking import _query, _rekeyed, _short_keys, link_records, link_warehouse
 from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
@@ -234,3 +234,16 @@ def test_a_first_delivery_from_one_side_only_links_nothing_and_does_not_fail(tmp
         summary = link(warehouse, "first")
         assert summary.mode == "full" and summary.pairs_written == 0
         assert link(warehouse, "second").mode == "unchanged"
+
+
+def test_the_full_links_short_keys_sort_as_the_keys_do_and_map_back_exactly():
+    keys = pl.Series(["f" * 64, "a" * 64, "c" * 64, "a" * 64])
+    ids = _short_keys(keys, "r")
+    assert ids["short"].to_list() == ["r00000000000", "r00000000001", "r00000000002"]
+    assert ids["key"].to_list() == ["a" * 64, "c" * 64, "f" * 64]
+    assert ids["short"].str.len_bytes().max() <= 12  # inside Polars' string view, no heap buffer
+    frame = pl.DataFrame({"report_key": ["c" * 64, "held" * 16, "a" * 64], "n": [1, 2, 3]})
+    short = _rekeyed(frame, "report_key", ids, "key", "short")
+    # a key the mapping lacks (a held pair of a record no longer in scope) passes unchanged
+    assert short["report_key"].to_list() == ["r00000000001", "held" * 16, "r00000000000"]
+    assert_frame_equal(_rekeyed(short, "report_key", ids, "short", "key"), frame)
