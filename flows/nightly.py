@@ -14,6 +14,7 @@ import importlib.metadata
 import logging
 import subprocess
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -450,7 +451,11 @@ def nightly(config_path: str | None = None) -> RunSummary:
     logger = get_run_logger()
     settings: Settings = load_settings(Path(config_path) if config_path else None)
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    with run_lock(settings.home, holder=str(prefect_flow_run.id or "")) as lock:
+    docs: Future | None = None
+    with (
+        run_lock(settings.home, holder=str(prefect_flow_run.id or "")) as lock,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as reports,
+    ):
         if lock.stale_holder:
             mark_flow_run_crashed(lock.stale_holder, logger)
         maybe_die("after-lock")
@@ -480,6 +485,12 @@ def nightly(config_path: str | None = None) -> RunSummary:
             ]
             prepared = [item for future in futures for item in future.result()]
             maybe_die("after-prepare")
+            # Data Docs report the validation alone: rendered (GX and Jinja, about a second) in a
+            # thread of this process while the warehouse work runs, which releases the GIL
+            docs = reports.submit(
+                write_data_docs, settings.home / "reports" / "validation", run_id,
+                [entry for item in prepared for entry in item.validation_results],
+            )
             store = ReidentificationStore(settings.secrets_dir)
             for item in prepared:
                 if item.pseudonyms is not None:
@@ -510,10 +521,8 @@ def nightly(config_path: str | None = None) -> RunSummary:
             maybe_die("after-publish")
             ledger = run_row(warehouse, run_id)
         try:  # Data Docs are a report: failing to write them must not fail the run
-            write_data_docs(
-                settings.home / "reports" / "validation", run_id,
-                [entry for item in prepared for entry in item.validation_results],
-            )
+            if docs is not None:
+                docs.result()
         except Exception as error:
             logger.warning("validation Data Docs not written (%s)", type(error).__name__)
     for key_name in summary.unconfigured_files:
