@@ -168,7 +168,7 @@ def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame 
     if groups is not None:
         group_of = groups.select(
             pl.col("crime_key").hash().alias("crime"), pl.col("police_incident_id").hash().alias("group")
-        )
+        ).unique("crime")  # a crime is in one group; unique so a hash collision cannot stop the run
         group = group.replace_strict(group_of["crime"], group_of["group"], default=pl.col("crime"))
     keyed = keyed.select("match_weight", "report", group.alias("group"))
     weight = pl.col("match_weight")

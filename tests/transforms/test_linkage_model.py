@@ -144,6 +144,8 @@ def test_mutual_best_is_read_from_every_pair_of_a_report_and_of_a_group():
     best = mutual_best(vectors, prior_model(SETTINGS), groups)
     # every pair of the mutual-best edge (r1, g1) - c3 too -, and (r2, g2); not r1-c2 nor r2-c1
     assert best.to_list() == [True, False, True, False, True]
+    # without groups each crime is its own: c3 is not r1's best
+    assert mutual_best(vectors, prior_model(SETTINGS), None).to_list() == [True, False, True, False, False]
 
 
 def test_em_on_a_sample_of_the_mutual_best_pairs_learns_what_em_on_all_of_them_does():
