@@ -35,12 +35,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import measure  # noqa: E402
+
+if TYPE_CHECKING:
+    from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
 
@@ -71,6 +75,13 @@ def prepared_data(workdir: Path, incidents: int | None, seed: int, density: floa
 # --------------------------------------------------------------------------- children
 
 
+def _load_versions(warehouse: Warehouse, data: Path, rows: pl.Expr | None = None) -> None:
+    """The staged CST and police versions (those `rows` selects) into the warehouse's version tables."""
+    for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+        versions = pl.read_parquet(data / f"{name}.parquet")
+        warehouse.insert(table, versions if rows is None else versions.filter(rows))
+
+
 def child_ours(data: Path, out: Path) -> None:
     """The product's own path: staged versions in a DuckDB warehouse, `link_warehouse` full."""
     from flows.linking import link_warehouse
@@ -81,8 +92,7 @@ def child_ours(data: Path, out: Path) -> None:
     with Warehouse(path) as warehouse:
         warehouse.migrate()
         with warehouse.transaction():
-            warehouse.insert("stg_cst_report_versions", pl.read_parquet(data / "cst_v.parquet"))
-            warehouse.insert("stg_police_crime_versions", pl.read_parquet(data / "police_v.parquet"))
+            _load_versions(warehouse, data)
         started = time.perf_counter()
         with warehouse.transaction():
             summary = link_warehouse(warehouse, "benchmark", full=True)
@@ -245,13 +255,12 @@ def child_incremental_base(data: Path, out: Path) -> None:
     path.unlink(missing_ok=True)
     with Warehouse(path) as warehouse:
         warehouse.migrate()
+        in_night = pl.col("ingest_seq").is_in(night)
         with warehouse.transaction():
-            for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
-                warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(~pl.col("ingest_seq").is_in(night)))
+            _load_versions(warehouse, data, ~in_night)
             before = link_warehouse(warehouse, "before", full=True)
         with warehouse.transaction():
-            for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
-                warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
+            _load_versions(warehouse, data, in_night)
         warehouse.execute("checkpoint")
     (out / "incremental_base.json").write_text(json.dumps({"full_seconds": before.seconds}))
 

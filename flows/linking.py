@@ -242,6 +242,13 @@ def _rekeyed(frame: pl.DataFrame, column: str, mapping: pl.DataFrame, source: st
     )
 
 
+def _pair_rekeyed(
+    frame: pl.DataFrame, report_ids: pl.DataFrame, crime_ids: pl.DataFrame, source: str, target: str
+) -> pl.DataFrame:
+    """A frame's report_key and crime_key both mapped from `source` to `target` keys (see `_rekeyed`)."""
+    return _rekeyed(_rekeyed(frame, "report_key", report_ids, source, target), "crime_key", crime_ids, source, target)
+
+
 def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime) -> None:
     _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
     cst = _query(warehouse, _sql("cst_in_scope"))
@@ -254,8 +261,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     cst = _rekeyed(cst, "report_key", report_ids, "key", "short")
     police = _rekeyed(police, "crime_key", crime_ids, "key", "short")
     groups = _rekeyed(stored_groups, "crime_key", crime_ids, "key", "short")
-    decisions = _rekeyed(_rekeyed(decisions, "report_key", report_ids, "key", "short"),
-                         "crime_key", crime_ids, "key", "short")
+    decisions = _pair_rekeyed(decisions, report_ids, crime_ids, "key", "short")
     vectors, idf = comparison_vectors_chunked(cst, police, settings)
     summary.changed_reports, summary.changed_crimes = cst.height, police.height
     police_status = police.select("crime_key", "force_id", "status")
@@ -266,9 +272,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     summary.pairs_scored = vectors.height
     scored = score(vectors, model)
     del vectors
-    cancelled = _cancelled_held(warehouse)
-    cancelled = _rekeyed(_rekeyed(cancelled, "report_key", report_ids, "key", "short"),
-                         "crime_key", crime_ids, "key", "short")
+    cancelled = _pair_rekeyed(_cancelled_held(warehouse), report_ids, crime_ids, "key", "short")
     probabilities = [*PAIR_KEYS, "match_probability", "match_weight"]
     # blocking never pairs a cancelled crime, so the held pairs of one are not among the scored:
     # no unique over tens of millions of keys, and the concatenation is not copied
@@ -287,10 +291,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     extras = pl.concat([kept, cancelled.select(kept.columns)], how="vertical_relaxed").drop(
         "match_probability", "match_weight"
     )
-    resolved, extras = (
-        _rekeyed(_rekeyed(frame, "report_key", report_ids, "short", "key"), "crime_key", crime_ids, "short", "key")
-        for frame in (resolved, extras)
-    )
+    resolved, extras = (_pair_rekeyed(frame, report_ids, crime_ids, "short", "key") for frame in (resolved, extras))
     warehouse.execute("delete from link_pairs")
     summary.pairs_written = _write_pairs(warehouse, resolved, extras, run_id, now)
     _write_groups(warehouse, stored_groups, now, replace_all=True)
