@@ -19,8 +19,8 @@ Two modes:
   all their pairs, plus the direct competitors (every pair of a node those pairs
   can assign); assignments held outside it stay as they are. Every other pair
   keeps its decision. A correction re-opens exactly its own pairs and their
-  competitors; a cancellation voids its crime's pairs (rejected, reason
-  `cancelled`).
+  competitors; a cancellation voids its crime's pairs (rejected; reason
+  `cancelled` where its report stays that incident's and takes no other crime).
 """
 
 from __future__ import annotations
@@ -180,15 +180,6 @@ def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, rep
     return changed["crime_key"]
 
 
-def _cancelled_held(warehouse: Warehouse) -> pl.DataFrame:
-    """Held pairs of crimes now cancelled: carried into resolution so they come out void."""
-    return _query(warehouse, 
-        "select l.report_key, l.crime_key, l.pair_probability as match_probability, l.match_weight, l.rule, "
-        "l.levels, l.date_gap_days, l.time_gap_minutes, l.narrative_cosine, l.offender_jaccard "
-        "from link_pairs l join stg_police_crimes p using (crime_key) where p.status = 'cancelled'"
-    )
-
-
 def _record_state(warehouse: Warehouse, run_id: str, reports: pl.Series | None, crimes: pl.Series | None) -> None:
     if reports is None and crimes is None:
         warehouse.execute("delete from link_record_state")
@@ -272,25 +263,17 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     summary.pairs_scored = vectors.height
     scored = score(vectors, model)
     del vectors
-    cancelled = _pair_rekeyed(_cancelled_held(warehouse), report_ids, crime_ids, "key", "short")
-    probabilities = [*PAIR_KEYS, "match_probability", "match_weight"]
-    # blocking never pairs a cancelled crime, so the held pairs of one are not among the scored:
-    # no unique over tens of millions of keys, and the concatenation is not copied
-    candidates = pl.concat([scored.select(probabilities), cancelled.select(probabilities)], rechunk=False)
     resolved = resolved_pairs(
-        candidates, groups, police_status, decisions, settings["thresholds"]
+        scored.select(*PAIR_KEYS, "match_probability", "match_weight"), groups, police_status, decisions,
+        settings["thresholds"],
     )
-    del candidates
     # the stored columns of the kept pairs only (a few percent of those scored at a million
     # records), found by a 64-bit hash of the pair: a semi-join on the two string keys row-encodes
     # every scored pair; a collision only adds a row that the exact join below ignores
     pair = pl.col("report_key").hash() ^ pl.col("crime_key").hash()
     kept = scored.filter(pair.is_in(resolved.select(pair).to_series().implode()))
     del scored
-    kept = _with_extras(kept, settings)
-    extras = pl.concat([kept, cancelled.select(kept.columns)], how="vertical_relaxed").drop(
-        "match_probability", "match_weight"
-    )
+    extras = _with_extras(kept, settings).drop("match_probability", "match_weight")
     resolved, extras = (_pair_rekeyed(frame, report_ids, crime_ids, "short", "key") for frame in (resolved, extras))
     warehouse.execute("delete from link_pairs")
     summary.pairs_written = _write_pairs(warehouse, resolved, extras, run_id, now)
@@ -374,8 +357,7 @@ def _incremental(
     warehouse.execute(_sql("token_index_forget"))
     warehouse.insert(
         "link_crime_tokens",
-        changed_police_rows.filter(pl.col("status") != "cancelled")
-        .select(pl.col("crime_ref_tokens").alias("token"), "crime_key").explode("token").drop_nulls("token"),
+        changed_police_rows.select(pl.col("crime_ref_tokens").alias("token"), "crime_key").explode("token").drop_nulls("token"),
     )
     warehouse.insert(
         "link_cited_tokens",
@@ -431,11 +413,9 @@ def _incremental(
         n1_groups = pl.concat([n1_groups, old_groups])
         held = pl.concat([held, _held_touching(warehouse, pl.Series([], dtype=pl.String),
                                                pl.Series([], dtype=pl.String), old_groups)]).unique(PAIR_KEYS)
-    cancelled = changed_police_rows.filter(pl.col("status") == "cancelled")["crime_key"]
-    # a changed record's old pairs give way to its new ones (a cancelled crime's stay, to be voided)
+    # a changed record's old pairs give way to its new ones (a cancelled crime's too: it is compared as any other)
     replaced = held.filter(
-        pl.col("report_key").is_in(changed_reports.implode())
-        | (pl.col("crime_key").is_in(changed_crimes.implode()) & ~pl.col("crime_key").is_in(cancelled.implode()))
+        pl.col("report_key").is_in(changed_reports.implode()) | pl.col("crime_key").is_in(changed_crimes.implode())
     ).select(PAIR_KEYS)
     fresh = _with_group(new_pairs, groups).rename({"match_probability": "pair_probability"})
     first = pl.concat(
@@ -458,7 +438,8 @@ def _incremental(
     outer_groups = _unseen(edges["group_id"], inner_groups)
     taken = (
         _held_touching(warehouse, outer_reports, pl.Series([], dtype=pl.String), outer_groups)
-        .filter(pl.col("status").is_in(["matched", "review"]))
+        # an assignment to a cancelled crime holds its report too
+        .filter(pl.col("status").is_in(["matched", "review"]) | (pl.col("reason") == "cancelled"))
         .join(scope.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
         .select("report_key", pl.col("group_id").alias("police_incident_id"))
         .unique()

@@ -238,7 +238,7 @@ def comparison_vectors_for(
     cst_vectors = unit_rows(texts.cst_terms, cst_docs["cst_doc"], texts.idf, columns)
     police_vectors = unit_rows(texts.police_terms, police_docs["police_doc"], texts.idf, columns)
     cst_tokens = long_tokens(cst, "report_key", "cited_crime_ref_tokens")
-    police_tokens = long_tokens(police.filter(pl.col("status") != "cancelled"), "crime_key", "crime_ref_tokens")
+    police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
     if token_frequency is None:
         token_frequency = token_frequencies(police_tokens)
     rules = settings["blocking_rules"]
@@ -359,12 +359,11 @@ def comparison_vectors_chunked(
     # sliced per chunk: a crime's date window reaches about four chunks.
     everything = narrative_model(cst, police, settings)
     idf = everything.idf
-    live = police.filter(pl.col("status") != "cancelled")
-    frames = (cst_comparison_frame(cst, settings), police_comparison_frame(live, settings))
-    police_tokens = long_tokens(live, "crime_key", "crime_ref_tokens")
+    frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
+    police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
     token_frequency = token_frequencies(police_tokens)
     dated = cst.filter(pl.col("incident_date").is_not_null())
-    if dated.is_empty() or live.is_empty():
+    if dated.is_empty() or police.is_empty():
         texts = narrative_model(cst.head(0), police.head(0), settings, idf=idf)
         return comparison_vectors_for(cst.head(0), police.head(0), settings, texts, token_frequency=token_frequency), idf
     first, last = dated["incident_date"].min(), dated["incident_date"].max()
@@ -378,13 +377,13 @@ def comparison_vectors_chunked(
         start = end
         if chunk.is_empty():
             continue
-        window = live.filter(
+        window = police.filter(
             (pl.coalesce("occurred_to", "occurred_from").dt.date() >= chunk["incident_date"].min() - timedelta(days=reach + 3))
             & (pl.col("occurred_from").dt.date() <= chunk["incident_date"].max() + timedelta(days=before + 3))
         )
         cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
         sharing = police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key").unique()
-        sub = pl.concat([window, live.join(sharing, on="crime_key", how="semi")]).unique(
+        sub = pl.concat([window, police.join(sharing, on="crime_key", how="semi")]).unique(
             "crime_key", keep="first", maintain_order=True  # a fixed order: top-k ties break by position
         )
         texts = everything.subset(chunk["report_key"], sub["crime_key"])

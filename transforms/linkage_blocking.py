@@ -58,10 +58,11 @@ def cst_blocking_frame(cst: pl.DataFrame) -> pl.DataFrame:
 
 
 def police_blocking_frame(police: pl.DataFrame, max_range_days: int) -> pl.DataFrame:
-    """Live police crimes with the columns blocking uses (`f`..`t` = occurred range as dates)."""
+    """Police crimes with the columns blocking uses (`f`..`t` = occurred range as dates).
+
+    Cancelled crimes included: they compete for their own incident's report (see linkage_resolve).
+    """
     frame = police
-    if "status" in frame.columns:
-        frame = frame.filter(pl.col("status") != "cancelled")
     from_date = pl.col("occurred_from").dt.date()
     to_date = pl.coalesce(pl.col("occurred_to"), pl.col("occurred_from")).dt.date()
     return frame.select(

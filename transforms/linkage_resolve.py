@@ -14,7 +14,12 @@ police incident group. The cardinality rules then read:
 
 Review decisions always win: an accepted pair is assigned before the model's
 edges (it claims its report and its crime's group), a rejected pair never is.
-A cancelled crime's pairs are void (rejected, reason `cancelled`).
+
+A cancelled crime still describes the incident it was recorded for, so it
+competes like any other: a report whose best group holds only cancelled
+crimes is that incident's, and matches no other crime (a spree's look-alike
+on the next night is not its incident). A cancelled crime's pairs are void
+all the same: rejected, with reason `cancelled` where the pair was assigned.
 
 Every assignment decision reads only an edge's direct competitors (the other
 edges of its report and of its group) and theirs, never a whole connected
@@ -315,7 +320,8 @@ def resolved_pairs(
 
     Returns:
         One row per kept pair, columns RESOLVED_COLUMNS; `reason` is null or
-        `cancelled`, `cardinality` (lost to a better candidate), `group`
+        `cancelled` (assigned, but the crime is cancelled: its report takes no
+        other crime), `cardinality` (lost to a better candidate), `group`
         (matched through its incident group), `review`.
     """
     match_t, review_t, keep_t = float(thresholds["match"]), float(thresholds["review"]), float(thresholds.get("keep", 0.0))
@@ -349,8 +355,8 @@ def resolved_pairs(
         )
     )
     # An accepted pair wins its crime: if several reports were accepted for one crime, the latest stands.
-    accepted = pairs.filter((pl.col("decision") == "accept") & ~pl.col("cancelled"))
-    live = pairs.filter(~pl.col("cancelled") & (pl.col("decision").is_null() | (pl.col("decision") == "accept")))
+    accepted = pairs.filter(pl.col("decision") == "accept")
+    live = pairs.filter(pl.col("decision").is_null() | (pl.col("decision") == "accept"))
     edges = (
         live.filter(pl.col("decision").is_null())
         .group_by("report_key", "police_incident_id")
@@ -407,7 +413,7 @@ def resolved_pairs(
         .otherwise(pl.lit("rejected"))
     )
     reason = (
-        pl.when(pl.col("cancelled")).then(pl.lit("cancelled"))
+        pl.when(pl.col("cancelled") & pl.col("assigned")).then(pl.lit("cancelled"))
         .when(pl.col("decision").is_not_null()).then(pl.lit("review"))
         .when(pl.col("assigned") & (prob.fill_null(0.0) < group_prob)).then(pl.lit("group"))
         .when(~pl.col("assigned") & (prob.fill_null(0.0) >= review_t)).then(pl.lit("cardinality"))

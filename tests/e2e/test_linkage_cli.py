@@ -48,9 +48,10 @@ def test_matches_exports_every_held_pair_with_the_original_refs(home, tmp_path, 
 
 def test_review_list_show_accept_reject(home, capsys):
     with Warehouse(home / "warehouse.duckdb", read_only=True) as warehouse:
-        held = _query(warehouse, "select report_key, crime_key, status from link_pairs order by match_probability desc")
+        held = _query(warehouse, "select report_key, crime_key, status, reason from link_pairs order by match_probability desc")
     matched = held.filter(pl.col("status") == "matched").row(0, named=True)
-    other = held.filter(pl.col("status") == "rejected").row(0, named=True)
+    # a cancelled crime's pair stays void whatever the reviewer says: take a live crime's
+    other = held.filter((pl.col("status") == "rejected") & (pl.col("reason") != "cancelled")).row(0, named=True)
     first, second = pair_id(matched["report_key"], matched["crime_key"]), pair_id(other["report_key"], other["crime_key"])
     assert main(["review", "--list"]) == 0
     assert main(["review", "--show", first]) == 0

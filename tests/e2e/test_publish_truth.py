@@ -72,13 +72,9 @@ def open_data_is_safe(published: Path) -> None:
     assert recoverable_cells(restored, dims, "incidents", ["half_year"]).is_empty()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="target not met yet, upstream of publishing: pairs left in `review` count as two incidents "
-    "(interface: only `matched` is one), missed pairs, and CST reports whose force staging cannot "
-    "tell (`unknown`); with the truth as linkage this step is exact (next test)",
-)
 def test_incidents_per_force_and_route_within_one_percent_of_truth(nightly_run) -> None:
+    # Seed 7 only: the margin is a few incidents per cell (1% of 120-1,300), so a linkage
+    # error or two moves a cell across it; other seeds are measured by benchmarks/publish.py.
     settings = Settings(home=nightly_run["home"])
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
         if not table_exists(warehouse.con, "incidents"):

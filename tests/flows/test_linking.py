@@ -173,9 +173,16 @@ def test_a_cancellation_voids_the_crimes_pairs(tmp_path, data):
         with warehouse.transaction():
             warehouse.insert("stg_police_crime_versions", _new_version(data, crime, status="cancelled"))
         link(warehouse, "cancel")
-        its = pairs(warehouse).filter(pl.col("crime_key") == crime)
+        after = pairs(warehouse)
+        its = after.filter(pl.col("crime_key") == crime)
         assert its.height >= 1
-        assert set(its["status"]) == {"rejected"} and set(its["reason"]) == {"cancelled"}
+        assert set(its["status"]) == {"rejected"}
+        # its report stays that incident's: the pair is void, and the report takes no other crime
+        report = matched["report_key"][1]
+        assert its.filter(pl.col("report_key") == report)["reason"].to_list() == ["cancelled"]
+        before_crimes = set(matched.filter(pl.col("report_key") == report)["crime_key"]) - {crime}
+        now_crimes = set(after.filter((pl.col("report_key") == report) & (pl.col("status") == "matched"))["crime_key"])
+        assert now_crimes <= before_crimes
 
 
 def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(tmp_path, data):

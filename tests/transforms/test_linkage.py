@@ -281,15 +281,45 @@ def test_a_decided_pair_is_held_even_when_blocking_no_longer_finds_it():
     assert statuses(resolved)[("R5", "P9")] == "matched"
 
 
-def test_a_cancelled_crimes_pairs_are_void():
-    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.7))
+def status_and_reason(resolved: pl.DataFrame) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {(r, c): (s, why) for r, c, s, why in resolved.select("report_key", "crime_key", "status", "reason").iter_rows()}
+
+
+@pytest.mark.parametrize("decided", [(), (("R1", "P1", "accept"),)], ids=["model", "accepted"])
+def test_a_cancelled_crimes_pairs_are_void_and_its_report_takes_no_look_alike(decided):
+    # P1 was recorded for R1's incident and cancelled; P2 is a look-alike on the next night
+    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.7), ("R2", "P2", 0.6))
     resolved = resolved_pairs(
         s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"], cancelled=("P1",)),
-        decisions(("R1", "P1", "accept")), THRESHOLDS,
+        decisions(*decided), THRESHOLDS,
     )
-    rows = {(r, c): (s_, reason) for r, c, s_, reason in resolved.select("report_key", "crime_key", "status", "reason").iter_rows()}
+    rows = status_and_reason(resolved)
     assert rows[("R1", "P1")] == ("rejected", "cancelled")
-    assert rows[("R1", "P2")][0] == "matched"  # the report is free for its next best crime
+    assert rows[("R1", "P2")] == ("rejected", "cardinality")  # R1's incident is P1's
+    assert rows[("R2", "P2")][0] == "matched"  # so the look-alike stays free for its own report
+
+
+def test_a_cancelled_crime_lends_its_evidence_to_the_live_crimes_of_its_group():
+    # two crimes of one police incident (one per victim), one cancelled: the report matches the other
+    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.4))
+    resolved = resolved_pairs(
+        s, groups_frame({"P1": "G1", "P2": "G1"}), status_frame(["P1", "P2"], cancelled=("P1",)),
+        decisions(), THRESHOLDS,
+    )
+    rows = status_and_reason(resolved)
+    assert rows[("R1", "P1")] == ("rejected", "cancelled")
+    assert rows[("R1", "P2")] == ("matched", "group")
+
+
+def test_an_unassigned_cancelled_pair_is_void_without_holding_its_report():
+    s = scored(("R1", "P1", 0.4), ("R1", "P2", 0.95))
+    resolved = resolved_pairs(
+        s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"], cancelled=("P1",)),
+        decisions(), THRESHOLDS,
+    )
+    rows = status_and_reason(resolved)
+    assert rows[("R1", "P1")] == ("rejected", "cardinality")
+    assert rows[("R1", "P2")] == ("matched", None)
 
 
 # --------------------------------------------------------------------------- end to end on literal frames

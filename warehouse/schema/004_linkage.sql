@@ -11,7 +11,7 @@ create table if not exists link_pairs (
     pair_probability double,              -- the model's probability for this pair alone
     status varchar not null,              -- matched | review | rejected
     decided_by varchar not null,          -- model | review
-    reason varchar,                       -- cancelled | cardinality | group | review | null
+    reason varchar,                       -- cancelled (assigned, crime cancelled) | cardinality | group | review | null
     model_run_id varchar,
     rule varchar,                         -- the blocking rule that found the pair
     levels tinyint[],                     -- comparison levels, in the order of the model's settings
