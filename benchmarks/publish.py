@@ -12,7 +12,10 @@ marts are built: it measures this step alone (incident assembly, force,
 dates, participation, routes) apart from linkage errors. It is a benchmark
 device only; the nightly run never does this.
 
-    .venv/bin/python benchmarks/publish.py [--incidents N] [--seed S] [--oracle-linkage]
+    .venv/bin/python benchmarks/publish.py [--incidents N] [--seed S | --seeds 1,2,3] [--oracle-linkage]
+
+With `--seeds`, every seed is run in turn and a last table gives, per seed, how
+many participating force x route cells are within 1% of the truth and the worst.
 """
 
 from __future__ import annotations
@@ -98,47 +101,78 @@ def comparison(ours: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+PARTICIPATING = ("gmp", "mps", "wyp")
+
+
+def run_one(seed: int, incidents: int | None, oracle: bool, root: Path) -> pl.DataFrame:
+    """Generate one seed's data, run `incidents nightly`, re-publish; print and return ours vs truth."""
+    from demo.generator import generate_landing
+
+    landing, truth, home = root / "landing", root / "truth", root / "home"
+    kwargs = {"seed": seed} | ({"incidents": incidents} if incidents else {})
+    generate_landing(landing, truth, **kwargs)
+    env = {**os.environ, "INCIDENTS_LANDING": str(landing), "INCIDENTS_HOME": str(home),
+           "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(root / "prefect"))}
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "incidents"), "nightly"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    print(f"seed {seed}: nightly {time.perf_counter() - started:.1f} s")
+    settings = Settings(home=home)
+    with Warehouse(settings.warehouse_path) as warehouse:
+        if oracle:
+            pairs, crimes = oracle_linkage(warehouse, truth, load_or_create_key(settings.secrets_dir))
+            print(f"ORACLE linkage from the truth: {pairs} matched pairs, {crimes} grouped crimes")
+        elif not linkage_ready(warehouse):
+            sys.exit("the linkage tables do not exist: nothing to measure (try --oracle-linkage)")
+        with warehouse.transaction():
+            started = time.perf_counter()
+            build_marts_now(warehouse, settings)
+            marts_seconds = time.perf_counter() - started
+        run_id = warehouse.scalar("select run_id from runs order by started_at desc limit 1")
+        result = publish_locally(warehouse, settings, run_id)
+    print(f"marts: {marts_seconds:.2f} s; publish (database + open data): {result.seconds:.2f} s; "
+          f"published database {result.size_bytes / 1e6:.2f} MB; rows {result.tables}")
+    table = comparison(published_counts(result.path), truth_counts(truth))
+    with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True):
+        print(table)
+    total_ours, total_truth = table["ours"].sum(), table["truth"].sum()
+    print(f"all incidents: ours {total_ours}, truth {total_truth} "
+          f"({(total_ours - total_truth) / total_truth * 100:+.2f}%)")
+    return table
+
+
+def seed_summary(tables: dict[int, pl.DataFrame]) -> pl.DataFrame:
+    """Per seed: how many participating force x route cells are within 1% of the truth, and the worst."""
+    rows = []
+    for seed, table in tables.items():
+        cells = table.filter(pl.col("police_force").is_in(PARTICIPATING))
+        within = cells.filter((pl.col("ours") - pl.col("truth")).abs() <= 0.01 * pl.col("truth"))
+        worst = cells.sort(pl.col("diff_pct").abs(), descending=True).row(0, named=True)
+        rows.append({
+            "seed": seed, "cells_within_1pct": f"{within.height}/{cells.height}",
+            "worst_cell": f"{worst['police_force']} {worst['reporting_route']}", "worst_diff_pct": worst["diff_pct"],
+            "all_diff_pct": round((table["ours"].sum() - table["truth"].sum()) / table["truth"].sum() * 100, 2),
+        })
+    return pl.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", help="several seeds, comma-separated: each run, then a summary per seed")
     parser.add_argument("--oracle-linkage", action="store_true", help="use the truth as the linkage (see above)")
-    parser.add_argument("--keep", help="work in this folder and keep it")
+    parser.add_argument("--keep", help="work in this folder and keep it (one subfolder per seed with --seeds)")
     args = parser.parse_args()
-    from demo.generator import generate_landing
-
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    tables = {}
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.keep or tmp)
-        landing, truth, home = root / "landing", root / "truth", root / "home"
-        kwargs = {"seed": args.seed} | ({"incidents": args.incidents} if args.incidents else {})
-        generate_landing(landing, truth, **kwargs)
-        env = {**os.environ, "INCIDENTS_LANDING": str(landing), "INCIDENTS_HOME": str(home),
-               "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(root / "prefect"))}
-        started = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "incidents"), "nightly"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        print(f"nightly: {time.perf_counter() - started:.1f} s")
-        settings = Settings(home=home)
-        with Warehouse(settings.warehouse_path) as warehouse:
-            if args.oracle_linkage:
-                pairs, crimes = oracle_linkage(warehouse, truth, load_or_create_key(settings.secrets_dir))
-                print(f"ORACLE linkage from the truth: {pairs} matched pairs, {crimes} grouped crimes")
-            elif not linkage_ready(warehouse):
-                sys.exit("the linkage tables do not exist: nothing to measure (try --oracle-linkage)")
-            with warehouse.transaction():
-                started = time.perf_counter()
-                build_marts_now(warehouse, settings)
-                marts_seconds = time.perf_counter() - started
-            run_id = warehouse.scalar("select run_id from runs order by started_at desc limit 1")
-            result = publish_locally(warehouse, settings, run_id)
-        print(f"marts: {marts_seconds:.2f} s; publish (database + open data): {result.seconds:.2f} s; "
-              f"published database {result.size_bytes / 1e6:.2f} MB; rows {result.tables}")
-        table = comparison(published_counts(result.path), truth_counts(truth))
+        for seed in seeds:
+            root = Path(args.keep or tmp) / (f"seed{seed}" if args.seeds else "")
+            tables[seed] = run_one(seed, args.incidents, args.oracle_linkage, root)
+    if len(seeds) > 1:
         with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True):
-            print(table)
-        total_ours, total_truth = table["ours"].sum(), table["truth"].sum()
-        print(f"all incidents: ours {total_ours}, truth {total_truth} "
-              f"({(total_ours - total_truth) / total_truth * 100:+.2f}%)")
+            print(seed_summary(tables))
 
 
 if __name__ == "__main__":

@@ -356,9 +356,10 @@ def resolved_pairs(
     )
     # An accepted pair wins its crime: if several reports were accepted for one crime, the latest stands.
     accepted = pairs.filter(pl.col("decision") == "accept")
-    live = pairs.filter(pl.col("decision").is_null() | (pl.col("decision") == "accept"))
+    # cancelled crimes' pairs included: they compete, and come out void below
+    eligible = pairs.filter(pl.col("decision").is_null() | (pl.col("decision") == "accept"))
     edges = (
-        live.filter(pl.col("decision").is_null())
+        eligible.filter(pl.col("decision").is_null())
         .group_by("report_key", "police_incident_id")
         .agg(
             pl.col("match_probability").max().alias("group_score"),
@@ -381,7 +382,7 @@ def resolved_pairs(
     )
     assigned = _assignment(edges)
     assigned = pl.concat([pre, assigned]).unique(maintain_order=True)
-    group_scores = live.join(assigned, on=["report_key", "police_incident_id"], how="semi").group_by(
+    group_scores = eligible.join(assigned, on=["report_key", "police_incident_id"], how="semi").group_by(
         "report_key", "police_incident_id"
     ).agg(
         pl.col("match_probability").max().alias("group_score"),

@@ -19,7 +19,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from benchmarks.publish import comparison, oracle_linkage, published_counts, truth_counts
+from benchmarks.publish import (
+    PARTICIPATING,
+    comparison,
+    oracle_linkage,
+    published_counts,
+    truth_counts,
+)
 from flows.config import Settings
 from flows.publishing import build_marts_now, frame, publish_locally, table_exists
 from flows.secrets import load_or_create_key
@@ -29,7 +35,6 @@ from transforms.pseudonyms import keyed_hashes
 from warehouse.run import Warehouse
 
 pytestmark = pytest.mark.slow
-PARTICIPATING = ("gmp", "mps", "wyp")
 
 
 @pytest.fixture(scope="module")
