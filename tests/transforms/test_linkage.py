@@ -281,19 +281,22 @@ def test_a_decided_pair_is_held_even_when_blocking_no_longer_finds_it():
     assert statuses(resolved)[("R5", "P9")] == "matched"
 
 
-def status_and_reason(resolved: pl.DataFrame) -> dict[tuple[str, str], tuple[str, str | None]]:
+def resolved_with_p1_cancelled(
+    groups: dict[str, str], *pairs: tuple[str, str, float], decided: tuple = ()
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(status, reason) per pair, crime P1 cancelled and P2 confirmed."""
+    resolved = resolved_pairs(
+        scored(*pairs), groups_frame(groups), status_frame(["P1", "P2"], cancelled=("P1",)), decisions(*decided), THRESHOLDS
+    )
     return {(r, c): (s, why) for r, c, s, why in resolved.select("report_key", "crime_key", "status", "reason").iter_rows()}
 
 
 @pytest.mark.parametrize("decided", [(), (("R1", "P1", "accept"),)], ids=["model", "accepted"])
 def test_a_cancelled_crimes_pairs_are_void_and_its_report_takes_no_look_alike(decided):
     # P1 was recorded for R1's incident and cancelled; P2 is a look-alike on the next night
-    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.7), ("R2", "P2", 0.6))
-    resolved = resolved_pairs(
-        s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"], cancelled=("P1",)),
-        decisions(*decided), THRESHOLDS,
+    rows = resolved_with_p1_cancelled(
+        {"P1": "G1", "P2": "G2"}, ("R1", "P1", 0.99), ("R1", "P2", 0.7), ("R2", "P2", 0.6), decided=decided
     )
-    rows = status_and_reason(resolved)
     assert rows[("R1", "P1")] == ("rejected", "cancelled")
     assert rows[("R1", "P2")] == ("rejected", "cardinality")  # R1's incident is P1's
     assert rows[("R2", "P2")][0] == "matched"  # so the look-alike stays free for its own report
@@ -301,23 +304,13 @@ def test_a_cancelled_crimes_pairs_are_void_and_its_report_takes_no_look_alike(de
 
 def test_a_cancelled_crime_lends_its_evidence_to_the_live_crimes_of_its_group():
     # two crimes of one police incident (one per victim), one cancelled: the report matches the other
-    s = scored(("R1", "P1", 0.99), ("R1", "P2", 0.4))
-    resolved = resolved_pairs(
-        s, groups_frame({"P1": "G1", "P2": "G1"}), status_frame(["P1", "P2"], cancelled=("P1",)),
-        decisions(), THRESHOLDS,
-    )
-    rows = status_and_reason(resolved)
+    rows = resolved_with_p1_cancelled({"P1": "G1", "P2": "G1"}, ("R1", "P1", 0.99), ("R1", "P2", 0.4))
     assert rows[("R1", "P1")] == ("rejected", "cancelled")
     assert rows[("R1", "P2")] == ("matched", "group")
 
 
 def test_an_unassigned_cancelled_pair_is_void_without_holding_its_report():
-    s = scored(("R1", "P1", 0.4), ("R1", "P2", 0.95))
-    resolved = resolved_pairs(
-        s, groups_frame({"P1": "G1", "P2": "G2"}), status_frame(["P1", "P2"], cancelled=("P1",)),
-        decisions(), THRESHOLDS,
-    )
-    rows = status_and_reason(resolved)
+    rows = resolved_with_p1_cancelled({"P1": "G1", "P2": "G2"}, ("R1", "P1", 0.4), ("R1", "P2", 0.95))
     assert rows[("R1", "P1")] == ("rejected", "cardinality")
     assert rows[("R1", "P2")] == ("matched", None)
 
