@@ -102,6 +102,8 @@ def comparison(ours: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
 
 
 PARTICIPATING = ("gmp", "mps", "wyp")
+# issue 7's target for a participating force x route cell
+WITHIN_ONE_PERCENT = (pl.col("ours") - pl.col("truth")).abs() <= 0.01 * pl.col("truth")
 
 
 def run_one(seed: int, incidents: int | None, oracle: bool, root: Path) -> pl.DataFrame:
@@ -146,7 +148,7 @@ def seed_summary(tables: dict[int, pl.DataFrame]) -> pl.DataFrame:
     rows = []
     for seed, table in tables.items():
         cells = table.filter(pl.col("police_force").is_in(PARTICIPATING))
-        within = cells.filter((pl.col("ours") - pl.col("truth")).abs() <= 0.01 * pl.col("truth"))
+        within = cells.filter(WITHIN_ONE_PERCENT)
         worst = cells.sort(pl.col("diff_pct").abs(), descending=True).row(0, named=True)
         rows.append({
             "seed": seed, "cells_within_1pct": f"{within.height}/{cells.height}",

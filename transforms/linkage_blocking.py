@@ -62,10 +62,9 @@ def police_blocking_frame(police: pl.DataFrame, max_range_days: int) -> pl.DataF
 
     Cancelled crimes included: they compete for their own incident's report (see linkage_resolve).
     """
-    frame = police
     from_date = pl.col("occurred_from").dt.date()
     to_date = pl.coalesce(pl.col("occurred_to"), pl.col("occurred_from")).dt.date()
-    return frame.select(
+    return police.select(
         "crime_key",
         from_date.alias("f"),
         pl.min_horizontal(to_date, from_date + pl.duration(days=max_range_days)).alias("t"),
