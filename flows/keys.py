@@ -5,8 +5,9 @@ key. Rotating the key means recomputing each one from its original value, and
 the original values live in two places only, both outside the warehouse:
 
 - references (CST Incident Ref, crime numbers): the re-identification store;
-- full postcodes and the crime numbers CST was given (`Police Reference`):
-  only in the landing area, in the extracts, which never change once landed.
+- full postcodes, the crime numbers CST was given (`Police Reference`) and the
+  identity tokens (names, phones, emails, handles, plates): only in the landing
+  area, in the extracts, which never change once landed.
 
 The procedure (`rotate_key`, command `incidents rotate-key`):
 
@@ -19,7 +20,7 @@ The procedure (`rotate_key`, command `incidents rotate-key`):
    check its sha256 against the manifest, and read it with the same readers
    and mapping; from each row derive the plaintexts the staging hashed (the
    namespaced reference, the normalised full postcode, the crime-number
-   tokens) and from the store every namespaced reference. Hash each under the
+   and identity tokens) and from the store every namespaced reference. Hash each under the
    old and the new key: the map old pseudonym -> new pseudonym;
 4. check that the map explains every pseudonym the warehouse holds (staged
    report/crime/postcode keys, both token lists, quarantine record keys) and
@@ -71,7 +72,7 @@ from transforms.crime_refs import crime_ref_tokens
 from transforms.mapping import SourceMapping
 from transforms.postcodes import parsed_postcodes
 from transforms.pseudonyms import keyed_hash
-from transforms.staging import _source
+from transforms.staging import CRIME_NAMESPACE, IDENTITY_NAMESPACE, _source, plain_identity_tokens
 from warehouse.run import Warehouse
 
 NEW_KEY_ENV = "INCIDENTS_NEW_PSEUDONYM_KEY"
@@ -126,12 +127,12 @@ class Plaintexts:
     """The originals the staging hashed: namespaced refs and postcodes (full HMAC), tokens (tagged, truncated)."""
 
     values: set[str] = field(default_factory=set)
-    tokens: set[str] = field(default_factory=set)  # plaintext `tag:window`
+    tokens: set[tuple[str, str]] = field(default_factory=set)  # (namespace, plaintext `tag:value`)
 
-    def add_tokens(self, lists: Iterable[list[str] | None]) -> None:
+    def add_tokens(self, lists: Iterable[list[str] | None], namespace: str = CRIME_NAMESPACE) -> None:
         for items in lists:
             if items:
-                self.tokens.update(items)
+                self.tokens.update((namespace, item) for item in items)
 
 
 def plaintexts_of(raw: pl.DataFrame, mapping: SourceMapping, into: Plaintexts) -> None:
@@ -146,11 +147,12 @@ def plaintexts_of(raw: pl.DataFrame, mapping: SourceMapping, into: Plaintexts) -
     into.values.update("postcode:" + u for u in postcodes["postcode_unit"].drop_nulls().to_list())
     cited = refs if mapping.kind == "police" else raw.select(_source(raw, mapping, "police_reference").alias("r"))["r"]
     into.add_tokens(crime_ref_tokens(cited).to_list())
+    into.add_tokens(plain_identity_tokens(raw, mapping).to_list(), IDENTITY_NAMESPACE)
 
 
-def _token(key: bytes, token: str) -> str:
+def _token(key: bytes, namespace: str, token: str) -> str:
     tag, _, value = token.partition(":")
-    return f"{tag}:{keyed_hash(key, 'crime:' + value)[:32]}"
+    return f"{tag}:{keyed_hash(key, namespace + value)[:32]}"
 
 
 def rotation_map(plain: Plaintexts, old_key: bytes, new_key: bytes) -> pl.DataFrame:
@@ -164,9 +166,9 @@ def rotation_map(plain: Plaintexts, old_key: bytes, new_key: bytes) -> pl.DataFr
         for prefix in KEY_PREFIXES:
             olds.append(prefix + old)
             news.append(prefix + new)
-    for token in plain.tokens:
-        olds.append(_token(old_key, token))
-        news.append(_token(new_key, token))
+    for namespace, token in plain.tokens:
+        olds.append(_token(old_key, namespace, token))
+        news.append(_token(new_key, namespace, token))
     return pl.DataFrame({"old": olds, "new": news}, schema={"old": pl.String, "new": pl.String}).unique("old")
 
 
@@ -404,6 +406,8 @@ def _unexplained(con: duckdb.DuckDBPyConnection) -> list[str]:
         "stg_police_crime_versions.crime_key": "select crime_key as v from stg_police_crime_versions",
         "stg_police_crime_versions.postcode_unit_key": "select postcode_unit_key as v from stg_police_crime_versions",
         "stg_police_crime_versions.crime_ref_tokens": "select unnest(crime_ref_tokens) as v from stg_police_crime_versions",
+        "stg_cst_report_versions.identity_tokens": "select unnest(identity_tokens) as v from stg_cst_report_versions",
+        "stg_police_crime_versions.identity_tokens": "select unnest(identity_tokens) as v from stg_police_crime_versions",
         "quarantine.record_key": "select record_key as v from quarantine",
     }
     out = []

@@ -47,6 +47,7 @@ from transforms.linkage_compare import (
     comparison_vectors,
     crime_ref_evidence,
     cst_comparison_frame,
+    identity_evidence,
     offender_similarity,
     police_comparison_frame,
     street_named_in_narrative,
@@ -283,6 +284,9 @@ def comparison_vectors_for(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )
     named = street_named_in_narrative(pairs, cst, police)
+    identity = identity_evidence(
+        pairs, long_tokens(cst, "report_key", "identity_tokens"), long_tokens(police, "crime_key", "identity_tokens")
+    )
     if comparison_frames is None:
         # only the records in a pair: an incremental night's scope is far wider than its pairs
         comparison_frames = (
@@ -297,6 +301,7 @@ def comparison_vectors_for(
         cosines,
         offender,
         named,
+        identity,
     )
 
 

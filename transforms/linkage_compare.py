@@ -146,6 +146,56 @@ def crime_ref_evidence(
     ).select(list(schema))
 
 
+IDENTITY_SCHEMA = {
+    "report_key": pl.String,
+    "crime_key": pl.String,
+    "identity_contact_shared": pl.Boolean,
+    "identity_names_shared": pl.UInt32,
+    "identity_comparable": pl.Boolean,
+}
+
+
+def identity_evidence(pairs: pl.DataFrame, cst_tokens: pl.DataFrame, police_tokens: pl.DataFrame) -> pl.DataFrame:
+    """Per pair: whether a contact or organisation token is shared, how many name parts, and comparability.
+
+    Tokens are keyed (`transforms/identity_tokens.py`; tag in clear). A pair is
+    comparable when both sides hold a token of one tag (both name a person, or
+    both give a phone, ...): only then does sharing nothing say they differ.
+    """
+    if pairs.is_empty() or cst_tokens.is_empty() or police_tokens.is_empty():
+        return pl.DataFrame(schema=IDENTITY_SCHEMA)
+    keys = pairs.select("report_key", "crime_key")
+    shared = (
+        keys.join(cst_tokens, on="report_key")
+        .join(police_tokens, on=["crime_key", "token"], how="semi")
+        .group_by("report_key", "crime_key")
+        .agg(
+            (~pl.col("token").str.starts_with("n:")).any().alias("identity_contact_shared"),
+            pl.col("token").str.starts_with("n:").sum().cast(pl.UInt32).alias("identity_names_shared"),
+        )
+    )
+
+    def tags(tokens: pl.DataFrame, key: str) -> pl.DataFrame:
+        return tokens.select(key, pl.col("token").str.split_exact(":", 1).struct.field("field_0").alias("tag")).unique()
+
+    comparable = (
+        keys.join(tags(cst_tokens, "report_key"), on="report_key")
+        .join(tags(police_tokens, "crime_key"), on=["crime_key", "tag"], how="semi")
+        .select("report_key", "crime_key")
+        .unique()
+        .with_columns(pl.lit(True).alias("identity_comparable"))
+    )
+    return (
+        comparable.join(shared, on=["report_key", "crime_key"], how="full", coalesce=True)
+        .with_columns(
+            pl.col("identity_contact_shared").fill_null(False),
+            pl.col("identity_names_shared").fill_null(0),
+            pl.col("identity_comparable").fill_null(False),
+        )
+        .select(list(IDENTITY_SCHEMA))
+    )
+
+
 def offender_similarity(
     pairs: pl.DataFrame, cst_terms: pl.DataFrame, police_terms: pl.DataFrame, unknown_terms: Sequence[str]
 ) -> pl.DataFrame:
@@ -241,13 +291,15 @@ def comparison_vectors(
     narrative_cosine: pl.Series,
     offender: pl.DataFrame | None = None,
     street_named: pl.DataFrame | None = None,
+    identity: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Pairs with the raw comparison values and one `gamma_<name>` Int8 column per comparison.
 
     `cst`/`police` are `cst_comparison_frame`/`police_comparison_frame`
     outputs; `narrative_cosine` is aligned with `pairs`' row order;
     `offender` is `offender_similarity`'s output, `street_named`
-    `street_named_in_narrative`'s.
+    `street_named_in_narrative`'s, `identity`
+    `identity_evidence`'s.
     """
     comparisons = {c["name"]: c for c in settings["comparisons"]}
     frame = (
@@ -268,6 +320,11 @@ def comparison_vectors(
             pl.lit(None, dtype=pl.Boolean).alias("offender_unknown_l"),
             pl.lit(None, dtype=pl.Boolean).alias("offender_unknown_r"),
         )
+    frame = frame.join(
+        identity if identity is not None else pl.DataFrame(schema=IDENTITY_SCHEMA),
+        on=["report_key", "crime_key"],
+        how="left",
+    )
     frame = frame.join(_street_similarity(frame), on=["street_l", "street_r"], how="left")
     d, f, t = pl.col("d_l"), pl.col("f_r"), pl.col("t_r")
     gap = (
@@ -425,6 +482,16 @@ def comparison_vectors(
                     pl.lit(True),
                 ],
                 ~pl.col("cited_l").fill_null(False),
+            )
+        )
+    if "identity" in comparisons:
+        names = pl.col("identity_names_shared").fill_null(0)
+        contact = pl.col("identity_contact_shared").fill_null(False)
+        expressions.append(
+            _levels(
+                "identity",
+                [contact, names >= 2, names == 1, pl.lit(True)],
+                ~pl.col("identity_comparable").fill_null(False) & ~contact & (names == 0),
             )
         )
     return frame.with_columns(expressions).select(

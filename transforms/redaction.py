@@ -53,7 +53,7 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["PLACEHOLDERS", "redact_frame"]
+__all__ = ["PLACEHOLDERS", "identifier_values", "redact_frame"]
 
 PLACEHOLDERS = (
     "[NAME]",
@@ -181,38 +181,45 @@ def _dates(year: str) -> str:
 _DOB_CUE = r"(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?|birthday)"
 _SHORT_DATE = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b"
 
+# Contact identifiers: replaced below, and also read out by `identifier_values` (linkage's keyed tokens).
+EMAIL_RE = r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+"
+HANDLE_URL_RE = (
+    r"(?i)\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|threads|t)\.(?:com|me|net)"
+    r"/@?[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?"
+)
+HANDLE_AT_RE = r"(^|[^\p{L}\p{N}_@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?"
+HANDLE_CUE_RE = (
+    r"(?i)\b((?:account|handle|username|user\s*name|user\s*id|profile)(?:\s+(?:name|is|was|of|called))*"
+    r"\s*[:\-]?\s+)[A-Za-z0-9_.]*[\d_][A-Za-z0-9_.]*"
+)
+PHONE_UK_RE = (
+    r"(^|[^\d+])(?:(?:(?:\+|00)\s*\(?44\)?[\s\-.]*(?:\(0\)[\s\-.]*)?|0)\d(?:[\s\-.()/]{0,3}\d){8,9}"
+    r"|\(0\d{2,4}\)[\s\-.]*\d(?:[\s\-.]{0,3}\d){4,7})\b"
+)
+PHONE_INTL_RE = r"(^|[^\d])\+\d{1,3}(?:[\s\-.()]{0,2}\d){7,12}\b"
+PLATE_RE = r"(?i)\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"
+_PLATE_CUE = r"(?:vrm|reg(?:istration)?(?:\s+(?:no|number|plate|mark))?|number\s*plate|index)\.?\s*[:\-]?\s+"
+PLATE_CUE_RE = (
+    rf"(?i)\b({_PLATE_CUE})"
+    r"(?:[A-Z]{1,3}\d{1,4}\s?[A-Z]{1,3}|[A-Z]\d{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?\d{1,3}[A-Z])\b"
+)
+
 # (pattern, replacement) applied in order with Rust regex (no look-around: boundaries are
 # captured and written back).
 PATTERNS: tuple[tuple[str, str], ...] = (
     # emails, then profile URLs and @handles
-    (r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+", "[EMAIL]"),
-    (
-        r"(?i)\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|threads|t)\.(?:com|me|net)"
-        r"/@?[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?",
-        "[HANDLE]",
-    ),
-    (r"(^|[^\p{L}\p{N}_@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?", "${1}[HANDLE]"),
-    (
-        r"(?i)\b((?:account|handle|username|user\s*name|user\s*id|profile)(?:\s+(?:name|is|was|of|called))*"
-        r"\s*[:\-]?\s+)[A-Za-z0-9_.]*[\d_][A-Za-z0-9_.]*",
-        "${1}[HANDLE]",
-    ),
+    (EMAIL_RE, "[EMAIL]"),
+    (HANDLE_URL_RE, "[HANDLE]"),
+    (HANDLE_AT_RE, "${1}[HANDLE]"),
+    (HANDLE_CUE_RE, "${1}[HANDLE]"),
     # National Insurance numbers
     (r"(?i)\b[A-Z]{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?[A-D]\b", "[NI_NUMBER]"),
     # UK phone numbers in any spacing, then other international numbers
-    (
-        r"(^|[^\d+])(?:(?:(?:\+|00)\s*\(?44\)?[\s\-.]*(?:\(0\)[\s\-.]*)?|0)\d(?:[\s\-.()/]{0,3}\d){8,9}"
-        r"|\(0\d{2,4}\)[\s\-.]*\d(?:[\s\-.]{0,3}\d){4,7})\b",
-        "${1}[PHONE]",
-    ),
-    (r"(^|[^\d])\+\d{1,3}(?:[\s\-.()]{0,2}\d){7,12}\b", "${1}[PHONE]"),
+    (PHONE_UK_RE, "${1}[PHONE]"),
+    (PHONE_INTL_RE, "${1}[PHONE]"),
     # vehicle registrations: current format anywhere, any format after a cue
-    (r"(?i)\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b", "[PLATE]"),
-    (
-        r"(?i)\b((?:vrm|reg(?:istration)?(?:\s+(?:no|number|plate|mark))?|number\s*plate|index)"
-        r"\.?\s*[:\-]?\s+)(?:[A-Z]{1,3}\d{1,4}\s?[A-Z]{1,3}|[A-Z]\d{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?\d{1,3}[A-Z])\b",
-        "${1}[PLATE]",
-    ),
+    (PLATE_RE, "[PLATE]"),
+    (PLATE_CUE_RE, "${1}[PLATE]"),
     # full postcodes (units); a district alone is not personal
     (r"(?i)\b[A-Z]{1,2}\d[A-Z\d]?[ \t]*\d[ABD-HJLNP-UW-Z]{2}\b", "[POSTCODE]"),
     # dates of birth: after a cue (any year, also two-digit years and a year alone) ...
@@ -567,10 +574,8 @@ def _own_addresses(own: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return frame, streets.to_list()
 
 
-def _own_names(
-    own: pl.DataFrame, lex: pl.DataFrame, places: frozenset[str]
-) -> tuple[pl.DataFrame, list[str]]:
-    """(rid, key) name parts of each record, and organisation-like names to protect."""
+def _classified_names(own: pl.DataFrame, lex: pl.DataFrame, places: frozenset[str]) -> pl.DataFrame:
+    """Own name values (rid, value, parts, keys) flagged `is_org` (an organisation) and `is_place`."""
     names = own.filter(pl.col("kind") == "name").select("rid", "value")
     org_keys = pl.concat(
         [lex.filter(pl.col("x_org")).get_column("key"), pl.Series("key", sorted(ORG_WORDS))]
@@ -594,20 +599,20 @@ def _own_names(
     is_place = pl.col("keys").list.join(" ").is_in(list(places)) | (
         (pl.col("keys").list.len() == 1) & first.is_in(keep_keys)
     )
-    tokens = tokens.with_columns(
+    return tokens.with_columns(
         is_org.fill_null(False).alias("is_org"),
         (is_street | is_place).fill_null(False).alias("is_place"),
     )
-    orgs = (
-        tokens.filter(pl.col("is_org") | pl.col("is_place")).get_column("value").unique().to_list()
-    )
-    tokens = tokens.filter(~pl.col("is_place"))
-    people = tokens.filter(~pl.col("is_org")).select("rid", "parts").explode("parts").drop_nulls()
+
+
+def _person_name_keys(people: pl.DataFrame, lex: pl.DataFrame) -> pl.DataFrame:
+    """(rid, key) of each part of persons' names (`parts` lists), function words and sexes dropped."""
+    people = people.select("rid", "parts").explode("parts").drop_nulls()
     # `Ó'Connell` -> `oconnell` and `connell`
     after_apos = people.filter(pl.col("parts").str.contains(r"^\p{L}{1,2}['’]\p{L}")).select(
         "rid", pl.col("parts").str.replace(r"^\p{L}{1,2}['’]", "")
     )
-    keys = (
+    return (
         pl.concat([people, after_apos])
         .select("rid", _key_expr(pl.col("parts")).alias("key"))
         .filter(pl.col("key").str.len_chars() >= 2)
@@ -616,8 +621,19 @@ def _own_names(
         .filter(~pl.col("key").is_in(["male", "female", "unknown", "man", "woman", "aged"]))
         .select("rid", "key")
         .unique()
-        .with_columns(pl.lit(True).alias("own"))
     )
+
+
+def _own_names(
+    own: pl.DataFrame, lex: pl.DataFrame, places: frozenset[str]
+) -> tuple[pl.DataFrame, list[str]]:
+    """(rid, key) name parts of each record, and organisation-like names to protect."""
+    tokens = _classified_names(own, lex, places)
+    orgs = (
+        tokens.filter(pl.col("is_org") | pl.col("is_place")).get_column("value").unique().to_list()
+    )
+    people = tokens.filter(~pl.col("is_place") & ~pl.col("is_org"))
+    keys = _person_name_keys(people, lex).with_columns(pl.lit(True).alias("own"))
     return keys, orgs
 
 
@@ -1127,3 +1143,82 @@ def redact_frame(
         )
     redacted = pl.concat(parts)
     return frame.with_columns(redacted.get_columns())
+
+
+def _text_identifiers(frame: pl.DataFrame, text_columns: Sequence[str]) -> pl.DataFrame:
+    """(rid, kind, value) of the emails, handles, phones and plates the patterns find in free text."""
+    found: list[pl.DataFrame] = []
+    kinds = (
+        ("email", (EMAIL_RE,)),
+        ("handle", (HANDLE_URL_RE, HANDLE_AT_RE, HANDLE_CUE_RE)),
+        ("phone", (PHONE_UK_RE, PHONE_INTL_RE)),
+        ("plate", (PLATE_RE, PLATE_CUE_RE)),
+    )
+    for column in text_columns:
+        text = _clean(pl.col(column).cast(pl.String))
+        for kind, patterns in kinds:
+            for pattern in patterns:
+                found.append(
+                    frame.select(
+                        pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
+                        pl.lit(kind).alias("kind"),
+                        text.str.extract_all(pattern).alias("value"),
+                    ).explode("value").drop_nulls("value")
+                )
+    return pl.concat(found) if found else pl.DataFrame(schema=_IDENTIFIER_SCHEMA)
+
+
+_IDENTIFIER_SCHEMA = {"rid": pl.Int64, "kind": pl.String, "value": pl.String}
+
+
+def identifier_values(
+    frame: pl.DataFrame, identifier_columns: Sequence[str], text_columns: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Who and what each row names, normalised for equality: (rid, kind, value), rid = row index.
+
+    Kinds: `name` (one folded part of a person's name from the identifier columns:
+    `COHEN, Rebecca` and `Rebecca Cohen` give the same parts), `organisation` (a
+    victim body's whole folded name), `phone` (its last 10 digits), `email`,
+    `handle` (lower case, without `@` or profile URL), `plate` (upper case, no
+    space); phones and emails also from the identifier columns. Plaintext
+    personal data: the caller keyed-hashes it at once (`transforms/identity_tokens.py`).
+    """
+    lex, places = _lexicon()
+    own = _own_values(frame, identifier_columns)
+    names = _classified_names(own, lex, places).filter(~pl.col("is_place"))
+    people = _person_name_keys(names.filter(~pl.col("is_org")), lex).join(
+        lex.filter(pl.col("x_title")).select("key"), on="key", how="anti"
+    )
+    organisations = names.filter(pl.col("is_org")).select(
+        "rid", pl.col("keys").list.join(" ").alias("value")
+    )
+    contacts = pl.concat(
+        [
+            own.filter(pl.col("kind").is_in(["phone", "email"])).select("rid", "kind", "value"),
+            _text_identifiers(frame, text_columns),
+        ]
+    )
+    digits = pl.col("value").str.replace_all(r"\D", "")
+    handle = pl.col("value").str.extract(r"([A-Za-z0-9_.]*[A-Za-z0-9_])$", 1).str.to_lowercase()
+    contacts = contacts.with_columns(
+        pl.when(pl.col("kind") == "phone")
+        .then(digits.str.slice(-10))
+        .when(pl.col("kind") == "email")
+        .then(pl.col("value").str.strip_chars().str.to_lowercase())
+        .when(pl.col("kind") == "handle")
+        .then(handle)
+        .otherwise(pl.col("value").str.replace(rf"(?i)^{_PLATE_CUE}", "").str.replace_all(r"\s", "").str.to_uppercase())
+        .alias("value")
+    )
+    return (
+        pl.concat(
+            [
+                people.select("rid", pl.lit("name").alias("kind"), pl.col("key").alias("value")),
+                organisations.select("rid", pl.lit("organisation").alias("kind"), "value"),
+                contacts.select("rid", "kind", "value"),
+            ]
+        )
+        .filter(pl.col("value").str.len_chars() >= 2)
+        .unique()
+        .sort("rid", "kind", "value")
+    )

@@ -19,6 +19,7 @@ from transforms.categories import (
 )
 from transforms.crime_refs import crime_ref_tokens
 from transforms.dates import parsed_date, parsed_datetime, parsed_time
+from transforms.identity_tokens import identity_tokens
 from transforms.mapping import SourceMapping
 from transforms.postcodes import parsed_postcodes, with_force_from_postcode
 from transforms.pseudonyms import keyed_hashes, keyed_token_lists
@@ -51,6 +52,7 @@ CST_COLUMNS = [
     "force_id_basis",
     "reported_to_police",
     "cited_crime_ref_tokens",
+    "identity_tokens",
     "description_redacted",
     "offender_description_redacted",
 ]
@@ -59,6 +61,7 @@ POLICE_COLUMNS = [
     "force_id",
     "source_row",
     "crime_ref_tokens",
+    "identity_tokens",
     "offence_code",
     "offence_desc",
     "offence_category",
@@ -113,6 +116,21 @@ def _with_redacted_text(frame: pl.DataFrame, mapping: SourceMapping) -> pl.DataF
         return frame
     identifiers = [c for c in mapping.identifier_columns if c in frame.columns]
     return redact_frame(frame, text_columns, identifier_columns=identifiers)
+
+
+# HMAC namespaces of the token lists (flows/keys.py re-keys them with the same)
+CRIME_NAMESPACE = "crime:"
+IDENTITY_NAMESPACE = "identity:"
+
+
+def plain_identity_tokens(raw: pl.DataFrame, mapping: SourceMapping) -> pl.Series:
+    """Each row's identity tokens (names, contacts) in plaintext: from the mapping's identifier and free-text columns."""
+    return identity_tokens(raw, mapping.identifier_columns, list(mapping.free_text_columns.values()))
+
+
+def keyed_identity_tokens(raw: pl.DataFrame, mapping: SourceMapping, key: bytes) -> pl.Series:
+    """Each row's identity tokens, keyed-hashed with their tag in clear."""
+    return keyed_token_lists(plain_identity_tokens(raw, mapping), key, IDENTITY_NAMESPACE)
 
 
 def _with_location(
@@ -183,8 +201,9 @@ def staged_cst_reports(
         keyed_token_lists(
             crime_ref_tokens(frame.select(_source(frame, mapping, "police_reference").alias("r"))["r"]),
             key,
-            "crime:",
+            CRIME_NAMESPACE,
         ).alias("cited_crime_ref_tokens"),
+        keyed_identity_tokens(frame, mapping, key).alias("identity_tokens"),
     ).select(CST_COLUMNS)
 
 
@@ -217,7 +236,8 @@ def staged_police_crimes(
             keyed_hashes(refs, key, f"{mapping.id}:").alias("crime_key"),
             pl.lit(mapping.id).alias("force_id"),
             pl.col("_row").alias("source_row"),
-            keyed_token_lists(crime_ref_tokens(refs), key, "crime:").alias("crime_ref_tokens"),
+            keyed_token_lists(crime_ref_tokens(refs), key, CRIME_NAMESPACE).alias("crime_ref_tokens"),
+            keyed_identity_tokens(frame, mapping, key).alias("identity_tokens"),
             normalised_offence_code(mapping.columns["offence_code"]).alias("offence_code"),
             _source(frame, mapping, "offence_desc").alias("offence_desc"),
             occurred_from.alias("occurred_from"),

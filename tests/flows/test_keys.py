@@ -69,8 +69,10 @@ def test_map_turns_every_staged_pseudonym_into_the_one_staging_computes_under_th
     for column in (key, "postcode_unit_key"):
         mapped = [None if v is None else lookup[v] for v in before[column].to_list()]
         assert mapped == after[column].to_list(), column
-    mapped_tokens = [None if t is None else [lookup[v] for v in t] for t in before[tokens].to_list()]
-    assert mapped_tokens == after[tokens].to_list()
+    for column in (tokens, "identity_tokens"):
+        mapped_tokens = [None if t is None else [lookup[v] for v in t] for t in before[column].to_list()]
+        assert mapped_tokens == after[column].to_list(), column
+    assert before["identity_tokens"].list.len().sum() > 0
     assert lookup[f"r:{before[key][0]}"] == f"r:{after[key][0]}"
 
 
@@ -164,6 +166,8 @@ def _old_pseudonyms(tables: dict[str, pl.DataFrame]) -> set[str]:
         values |= set(tables[name][key].drop_nulls())
         values |= set(tables[name]["postcode_unit_key"].drop_nulls())
     values |= {t.split(":", 1)[1] for t in tables["stg_police_crime_versions"]["crime_ref_tokens"].explode().drop_nulls()}
+    for name in ("stg_cst_report_versions", "stg_police_crime_versions"):
+        values |= {t.split(":", 1)[1] for t in tables[name]["identity_tokens"].explode().drop_nulls()}
     return values
 
 

@@ -25,13 +25,14 @@ CST_DEFAULTS = {
     "location_type": "street", "victim_type": "individual", "street": None, "town": None,
     "postcode_unit_key": None, "postcode_sector": None, "postcode_district": None, "postcode_area": None,
     "force_id": "gmp", "reported_to_police": "yes", "cited_crime_ref_tokens": None,
-    "description_redacted": None, "offender_description_redacted": None,
+    "identity_tokens": None, "description_redacted": None, "offender_description_redacted": None,
 }
 POLICE_DEFAULTS = {
     "force_id": "gmp", "crime_ref_tokens": ["x:0000000"], "offence_code": "9B",
     "offence_category": "Abusive Behaviour", "occurred_to": None, "reported_date": None, "street": None,
     "town": None, "postcode_unit_key": None, "postcode_sector": None, "postcode_district": None,
     "postcode_area": None, "status": "confirmed", "summary_redacted": None, "victim_count": 1,
+    "identity_tokens": None,
 }
 CST_SCHEMA = {
     "report_key": pl.String, "incident_date": pl.Date, "incident_time": pl.Time, "reported_date": pl.Date,
@@ -39,7 +40,7 @@ CST_SCHEMA = {
     "street": pl.String, "town": pl.String, "postcode_unit_key": pl.String, "postcode_sector": pl.String,
     "postcode_district": pl.String, "postcode_area": pl.String, "force_id": pl.String,
     "reported_to_police": pl.String, "cited_crime_ref_tokens": pl.List(pl.String),
-    "description_redacted": pl.String, "offender_description_redacted": pl.String,
+    "identity_tokens": pl.List(pl.String), "description_redacted": pl.String, "offender_description_redacted": pl.String,
 }
 POLICE_SCHEMA = {
     "crime_key": pl.String, "force_id": pl.String, "crime_ref_tokens": pl.List(pl.String),
@@ -47,6 +48,7 @@ POLICE_SCHEMA = {
     "occurred_to": pl.Datetime("us"), "reported_date": pl.Date, "street": pl.String, "town": pl.String,
     "postcode_unit_key": pl.String, "postcode_sector": pl.String, "postcode_district": pl.String,
     "postcode_area": pl.String, "status": pl.String, "summary_redacted": pl.String, "victim_count": pl.Int32,
+    "identity_tokens": pl.List(pl.String),
 }
 
 
@@ -139,6 +141,30 @@ def test_missing_is_missing_not_disagreement(settings):
     assert row[gamma("street")] == 0
     assert row[gamma("date")] == 0
     assert row[gamma("category")] == 0
+
+
+def test_identity_levels_shared_contact_names_and_nothing_shared(settings):
+    at = {"incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road")}
+    c = cst(
+        {"report_key": "R1", **at, "identity_tokens": ["n:cohen", "n:rebecca", "p:077"]},
+        {"report_key": "R2", **at, "identity_tokens": ["p:099"]},
+        {"report_key": "R3", **at},
+    )
+    crime = {"occurred_from": datetime(2026, 3, 1, 12), **place("M7 4AB", "Bury New Road")}
+    p = police(
+        {"crime_key": "P1", **crime, "identity_tokens": ["n:cohen", "n:rebecca"]},
+        {"crime_key": "P2", **crime, "identity_tokens": ["n:levy", "n:rebecca"]},
+        {"crime_key": "P3", **crime, "identity_tokens": ["n:smith", "p:077"]},
+        {"crime_key": "P4", **crime, "identity_tokens": ["n:smith"]},
+    )
+    levels = {(r["report_key"], r["crime_key"]): r[gamma("identity")] for r in vectors(c, p, settings).iter_rows(named=True)}
+    assert levels[("R1", "P3")] == 0  # a shared phone
+    assert levels[("R1", "P1")] == 1  # the whole name
+    assert levels[("R1", "P2")] == 2  # a forename only
+    assert levels[("R1", "P4")] == 3  # both name a person: another one
+    assert levels[("R2", "P1")] == -1  # a phone against a name: nothing to compare
+    assert levels[("R2", "P3")] == 3  # two phones, different
+    assert levels[("R3", "P1")] == -1  # CST names nobody
 
 
 def test_category_compatibility_and_time_of_day(settings):

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from transforms.mapping import load_mapping
-from transforms.pseudonyms import keyed_hashes
+from transforms.pseudonyms import keyed_hashes, keyed_token_lists
 from transforms.reference_data import ReferenceData
 from transforms.staging import (
     CST_COLUMNS,
@@ -79,7 +79,12 @@ def test_a_cst_row_becomes_one_canonical_row_without_identifiers() -> None:
     assert (row["force_id"], row["force_id_basis"]) == ("gmp", "postcode")
     assert row["reported_to_police"] == "yes"
     assert len(row["cited_crime_ref_tokens"]) > 0
-    assert "Jane" not in str(staged.to_dicts()) and "CST/26" not in str(staged.to_dicts())
+    # the victim's name only as keyed tokens, tag in clear
+    plain = pl.Series([["n:doe", "n:jane"]], dtype=pl.List(pl.String))
+    assert row["identity_tokens"] == keyed_token_lists(plain, KEY, "identity:")[0].to_list()
+    assert all(len(t) == 34 and t.startswith("n:") for t in row["identity_tokens"])
+    assert "Jane" not in str(staged.to_dicts()) and "jane" not in str(staged.to_dicts())
+    assert "CST/26" not in str(staged.to_dicts())
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ select
     p.offence_category,
     p.occurred_from, p.occurred_to, p.reported_date,
     p.street, p.town, p.postcode_unit_key, p.postcode_sector, p.postcode_district, p.postcode_area,
-    p.summary_redacted
+    p.summary_redacted, p.identity_tokens
 from stg_police_crimes as p
 where p.crime_key in (select record_key from link_scope_keys where source = 'police')
 -- in key order: blocking breaks exact narrative ties by position, so the same every night
