@@ -383,7 +383,7 @@ def group_id_renames(con: duckdb.DuckDBPyConnection, mapping: pl.DataFrame) -> p
     police = _frame(
         con,
         "select crime_key, force_id, occurred_from, occurred_to, reported_date, postcode_unit_key, street, "
-        "postcode_district, status, summary_redacted from stg_police_crimes",
+        "postcode_district, status, summary_redacted, identity_tokens from stg_police_crimes",
     )
     for column in ("crime_key", "postcode_unit_key"):
         if column in police.columns:

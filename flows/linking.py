@@ -45,6 +45,7 @@ from transforms.linkage import (
     police_incident_groups,
     settings_digest,
 )
+from transforms.linkage_blocking import long_tokens, rare_identity_tokens
 from transforms.linkage_compare import gamma
 from transforms.linkage_model import FittedModel, score
 from transforms.linkage_resolve import RESOLVED_COLUMNS, resolved_pairs
@@ -355,17 +356,21 @@ def _incremental(
     # keep the token indexes current: a changed record's old tokens out, its latest version's in
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
     warehouse.execute(_sql("token_index_forget"))
-    warehouse.insert(
-        "link_crime_tokens",
-        changed_police_rows.select(pl.col("crime_ref_tokens").alias("token"), "crime_key").explode("token").drop_nulls("token"),
+    crime_refs = long_tokens(changed_police_rows, "crime_key", "crime_ref_tokens")
+    crime_identity = long_tokens(changed_police_rows, "crime_key", "identity_tokens")
+    cited_refs = long_tokens(changed_cst_rows, "report_key", "cited_crime_ref_tokens")
+    cited_identity = long_tokens(changed_cst_rows, "report_key", "identity_tokens")
+    warehouse.insert("link_crime_tokens", pl.concat([crime_refs, crime_identity]))
+    warehouse.insert("link_cited_tokens", pl.concat([cited_refs, cited_identity]))
+    # a name or contact reaches the records that share it only where it is rare (the identity rule)
+    _set_scope(warehouse, {}, pl.concat([crime_identity["token"], cited_identity["token"]]))
+    frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
+    rare = pl.concat([rare_identity_tokens(frequency, rule) for rule in settings["blocking_rules"]
+                      if rule["kind"] == "identity"] or [frequency.head(0).select("token")])
+    cited = pl.concat([cited_refs["token"], cited_identity["token"].filter(cited_identity["token"].is_in(rare["token"].implode()))])
+    held_tokens = pl.concat(
+        [crime_refs["token"], crime_identity["token"].filter(crime_identity["token"].is_in(rare["token"].implode()))]
     )
-    warehouse.insert(
-        "link_cited_tokens",
-        changed_cst_rows.select(pl.col("cited_crime_ref_tokens").alias("token"), "report_key")
-        .explode("token").drop_nulls("token"),
-    )
-    cited = changed_cst_rows.select(pl.col("cited_crime_ref_tokens").explode().drop_nulls())["cited_crime_ref_tokens"]
-    held_tokens = changed_police_rows.select(pl.col("crime_ref_tokens").explode().drop_nulls())["crime_ref_tokens"]
     _set_scope(warehouse, {}, cited)
     # the crimes whose tokens a pair can share: a changed report's cited ones, or a changed crime's own
     token_crimes = pl.concat([_query(warehouse, _sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])

@@ -10,6 +10,7 @@ compares them for equality and nothing else:
 | tag | token |
 |---|---|
 | `n:` | one part of a person's name (folded; `COHEN, Rebecca` = `Rebecca Cohen`) |
+| `w:` | a person's whole name (its parts sorted, when two or more) |
 | `o:` | a victim organisation's whole name |
 | `p:` `e:` `h:` `v:` | phone (last 10 digits), email, social-media handle, vehicle plate |
 
@@ -26,8 +27,11 @@ import polars as pl
 
 from transforms.redaction import identifier_values
 
-TAGS = {"name": "n", "organisation": "o", "phone": "p", "email": "e", "handle": "h", "plate": "v"}
-CONTACT_TAGS = ("p", "e", "h", "v")
+TAGS = {"name": "n", "person": "w", "organisation": "o", "phone": "p", "email": "e", "handle": "h", "plate": "v"}
+NAME_PART_TAG, WHOLE_NAME_TAG, BODY_TAG = "n:", "w:", "o:"
+CONTACT_TAGS = ("p:", "e:", "h:", "v:")
+# what names one person by itself (a part of a name does not; a victim body is targeted again and again)
+PERSON_TAGS = (WHOLE_NAME_TAG, *CONTACT_TAGS)
 
 
 def identity_tokens(

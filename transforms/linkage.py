@@ -37,10 +37,12 @@ import polars as pl
 from scipy import sparse
 
 from transforms.linkage_blocking import (
+    TOKEN_RULE_KINDS,
     candidate_pairs,
     cst_blocking_frame,
     long_tokens,
     police_blocking_frame,
+    rare_identity_tokens,
     token_frequencies,
 )
 from transforms.linkage_compare import (
@@ -240,12 +242,15 @@ def comparison_vectors_for(
     police_vectors = unit_rows(texts.police_terms, police_docs["police_doc"], texts.idf, columns)
     cst_tokens = long_tokens(cst, "report_key", "cited_crime_ref_tokens")
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
+    cst_identity = long_tokens(cst, "report_key", "identity_tokens")
+    police_identity = long_tokens(police, "crime_key", "identity_tokens")
     if token_frequency is None:
-        token_frequency = token_frequencies(police_tokens)
+        token_frequency = token_frequencies(pl.concat([police_tokens, police_identity]))
     rules = settings["blocking_rules"]
     if changed_reports is None and changed_crimes is None:
         pairs = candidate_pairs(
-            cst_block, police_block, rules, cst_tokens, police_tokens, token_frequency, cst_vectors, police_vectors
+            cst_block, police_block, rules, cst_tokens, police_tokens, token_frequency, cst_vectors, police_vectors,
+            cst_identity, police_identity,
         )
     else:
         found = []
@@ -257,6 +262,7 @@ def comparison_vectors_for(
                     cst_tokens.filter(pl.col("report_key").is_in(changed_reports.implode())),
                     police_tokens, token_frequency,
                     cst_vectors[np.flatnonzero(mask.to_numpy())], police_vectors,
+                    cst_identity.filter(pl.col("report_key").is_in(changed_reports.implode())), police_identity,
                 )
             )
         if changed_crimes is not None and len(changed_crimes):
@@ -267,6 +273,7 @@ def comparison_vectors_for(
                     cst_tokens,
                     police_tokens.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
                     token_frequency, cst_vectors, police_vectors[np.flatnonzero(mask.to_numpy())],
+                    cst_identity, police_identity.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
                 )
             )
         pairs = (
@@ -284,9 +291,7 @@ def comparison_vectors_for(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )
     named = street_named_in_narrative(pairs, cst, police)
-    identity = identity_evidence(
-        pairs, long_tokens(cst, "report_key", "identity_tokens"), long_tokens(police, "crime_key", "identity_tokens")
-    )
+    identity = identity_evidence(pairs, cst_identity, police_identity)
     if comparison_frames is None:
         # only the records in a pair: an incremental night's scope is far wider than its pairs
         comparison_frames = (
@@ -366,14 +371,24 @@ def comparison_vectors_chunked(
     idf = everything.idf
     frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
-    token_frequency = token_frequencies(police_tokens)
+    police_identity = long_tokens(police, "crime_key", "identity_tokens")
+    token_frequency = token_frequencies(pl.concat([police_tokens, police_identity]))
+    # the crimes a chunk's reports can reach through a name or contact: the identity rules' tokens
+    rare_identity = police_identity.join(
+        pl.concat([rare_identity_tokens(token_frequency, rule) for rule in settings["blocking_rules"]
+                   if rule["kind"] == "identity"] or [token_frequency.head(0).select("token")]),
+        on="token",
+        how="semi",
+    )
     dated = cst.filter(pl.col("incident_date").is_not_null())
     if dated.is_empty() or police.is_empty():
         texts = narrative_model(cst.head(0), police.head(0), settings, idf=idf)
         return comparison_vectors_for(cst.head(0), police.head(0), settings, texts, token_frequency=token_frequency), idf
     first, last = dated["incident_date"].min(), dated["incident_date"].max()
-    reach = max(int(rule.get("window", [0, 0])[1]) for rule in settings["blocking_rules"] if rule["kind"] != "crime_ref")
-    before = max(-int(rule.get("window", [0, 0])[0]) for rule in settings["blocking_rules"] if rule["kind"] != "crime_ref")
+    # token rules reach their crimes through the shared tokens, not a date window around the chunk
+    dated_rules = [rule for rule in settings["blocking_rules"] if rule["kind"] not in TOKEN_RULE_KINDS]
+    reach = max(int(rule.get("window", [0, 0])[1]) for rule in dated_rules)
+    before = max(-int(rule.get("window", [0, 0])[0]) for rule in dated_rules)
     parts = []
     start = first
     while start <= last:
@@ -387,7 +402,11 @@ def comparison_vectors_chunked(
             & (pl.col("occurred_from").dt.date() <= chunk["incident_date"].max() + timedelta(days=before + 3))
         )
         cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
-        sharing = police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key").unique()
+        named = long_tokens(chunk, "report_key", "identity_tokens")
+        sharing = pl.concat([
+            police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key"),
+            rare_identity.join(named.select("token").unique(), on="token", how="semi").select("crime_key"),
+        ]).unique()
         sub = pl.concat([window, police.join(sharing, on="crime_key", how="semi")]).unique(
             "crime_key", keep="first", maintain_order=True  # a fixed order: top-k ties break by position
         )

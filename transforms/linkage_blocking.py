@@ -21,6 +21,10 @@ equi-join plus a date condition:
   per record (sparse products per force-day, never the full force cross product).
 - `crime_ref`: shares a keyed crime-number token held by at most
   `max_token_frequency` crimes.
+- `identity`: shares a keyed whole-name or contact token (not a part of a
+  name, not a victim body) held by at most `max_token_frequency` crimes, dates
+  within `window` (an online report made a week after the crime, a place CST
+  did not record).
 
 Dates: the CST date is `incident_date`; the police range is
 [occurred_from, occurred_to] as dates, capped at `max_range_days`.
@@ -34,9 +38,13 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from transforms.identity_tokens import PERSON_TAGS
+
 PAIR_SCHEMA = {"report_key": pl.String, "crime_key": pl.String, "rule": pl.String}
 
 FINE_KEYS = ("postcode_sector", "street")
+# rules that pair records through shared keyed tokens (their window is checked after the join)
+TOKEN_RULE_KINDS = ("crime_ref", "identity")
 
 
 def cst_blocking_frame(cst: pl.DataFrame) -> pl.DataFrame:
@@ -183,6 +191,38 @@ def _crime_ref_pairs(
     )
 
 
+def rare_identity_tokens(token_frequency: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
+    """(token) of the identity tokens an `identity` rule pairs on: a whole name or contact held by at
+    most `max_token_frequency` crimes (not a part of a name, not a victim body: bodies are targeted again)."""
+    limit = int(rule.get("max_token_frequency", 20))
+    personal = pl.any_horizontal([pl.col("token").str.starts_with(tag) for tag in PERSON_TAGS])
+    return token_frequency.filter((pl.col("frequency") <= limit) & personal).select("token")
+
+
+def _identity_pairs(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    cst_identity: pl.DataFrame,
+    police_identity: pl.DataFrame,
+    token_frequency: pl.DataFrame,
+    rule: Mapping,
+) -> pl.DataFrame:
+    """Pairs sharing a rare contact, body or whole-name token, dates within `window`."""
+    if cst_identity.is_empty() or police_identity.is_empty():
+        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+    lo, hi = (int(x) for x in rule.get("window", [-30, 30]))
+    return (
+        cst_identity.join(rare_identity_tokens(token_frequency, rule), on="token", how="semi")
+        .join(police_identity, on="token")
+        .select("report_key", "crime_key")
+        .unique()
+        .join(cst.select("report_key", "d"), on="report_key")
+        .join(police.select("crime_key", "f", "t"), on="crime_key")
+        .filter(_in_window(lo, hi))
+        .select("report_key", "crime_key")
+    )
+
+
 def _best(block: np.ndarray, rows_a: np.ndarray, cols_a: np.ndarray, k: int, min_cosine: float) -> tuple[np.ndarray, ...]:
     """Every row's k highest cells of a (rows x cols) cosine block, at least `min_cosine`."""
     kk = min(k, block.shape[1])
@@ -305,12 +345,15 @@ def candidate_pairs(
     token_frequency: pl.DataFrame | None = None,
     cst_vectors: sparse.csr_matrix | None = None,
     police_vectors: sparse.csr_matrix | None = None,
+    cst_identity: pl.DataFrame | None = None,
+    police_identity: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Union of every rule's pairs: report_key, crime_key, rule (the first rule that found it).
 
     `cst`/`police` are `cst_blocking_frame`/`police_blocking_frame` outputs.
-    Token frames are long (`report_key`/`crime_key`, `token`); `token_frequency`
-    is (`token`, `frequency` = crimes holding it).
+    Token frames are long (`report_key`/`crime_key`, `token`): crime-number
+    tokens (`cst_tokens`, `police_tokens`) and identity tokens (`*_identity`);
+    `token_frequency` is (`token`, `frequency` = crimes holding it), for both kinds.
     """
     found = []
     for rule in rules:
@@ -325,6 +368,10 @@ def candidate_pairs(
             if cst_tokens is None or police_tokens is None or token_frequency is None:
                 continue
             pairs = _crime_ref_pairs(cst, police, cst_tokens, police_tokens, token_frequency, rule)
+        elif kind == "identity":
+            if cst_identity is None or police_identity is None or token_frequency is None:
+                continue
+            pairs = _identity_pairs(cst, police, cst_identity, police_identity, token_frequency, rule)
         else:
             raise ValueError(f"unknown blocking rule kind: {kind}")
         found.append(pairs.with_columns(pl.lit(rule["name"]).alias("rule")))

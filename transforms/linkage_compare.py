@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 import jellyfish
 import polars as pl
 
+from transforms.identity_tokens import BODY_TAG, CONTACT_TAGS, NAME_PART_TAG, WHOLE_NAME_TAG
+
 NULL_LEVEL = -1
 
 
@@ -150,13 +152,14 @@ IDENTITY_SCHEMA = {
     "report_key": pl.String,
     "crime_key": pl.String,
     "identity_contact_shared": pl.Boolean,
+    "identity_body_shared": pl.Boolean,
     "identity_names_shared": pl.UInt32,
     "identity_comparable": pl.Boolean,
 }
 
 
 def identity_evidence(pairs: pl.DataFrame, cst_tokens: pl.DataFrame, police_tokens: pl.DataFrame) -> pl.DataFrame:
-    """Per pair: whether a contact or organisation token is shared, how many name parts, and comparability.
+    """Per pair: whether a contact or the victim body is shared, how many name parts, and comparability.
 
     Tokens are keyed (`transforms/identity_tokens.py`; tag in clear). A pair is
     comparable when both sides hold a token of one tag (both name a person, or
@@ -165,13 +168,19 @@ def identity_evidence(pairs: pl.DataFrame, cst_tokens: pl.DataFrame, police_toke
     if pairs.is_empty() or cst_tokens.is_empty() or police_tokens.is_empty():
         return pl.DataFrame(schema=IDENTITY_SCHEMA)
     keys = pairs.select("report_key", "crime_key")
+    token = pl.col("token")
+    part, whole = token.str.starts_with(NAME_PART_TAG), token.str.starts_with(WHOLE_NAME_TAG)
+    contact = pl.any_horizontal([token.str.starts_with(tag) for tag in CONTACT_TAGS])
     shared = (
         keys.join(cst_tokens, on="report_key")
         .join(police_tokens, on=["crime_key", "token"], how="semi")
         .group_by("report_key", "crime_key")
         .agg(
-            (~pl.col("token").str.starts_with("n:")).any().alias("identity_contact_shared"),
-            pl.col("token").str.starts_with("n:").sum().cast(pl.UInt32).alias("identity_names_shared"),
+            contact.any().alias("identity_contact_shared"),
+            token.str.starts_with(BODY_TAG).any().alias("identity_body_shared"),
+            # a whole name shared counts as (at least) two of its parts
+            pl.when(whole.any()).then(pl.max_horizontal(part.sum(), 2)).otherwise(part.sum())
+            .cast(pl.UInt32).alias("identity_names_shared"),
         )
     )
 
@@ -189,6 +198,7 @@ def identity_evidence(pairs: pl.DataFrame, cst_tokens: pl.DataFrame, police_toke
         comparable.join(shared, on=["report_key", "crime_key"], how="full", coalesce=True)
         .with_columns(
             pl.col("identity_contact_shared").fill_null(False),
+            pl.col("identity_body_shared").fill_null(False),
             pl.col("identity_names_shared").fill_null(0),
             pl.col("identity_comparable").fill_null(False),
         )
@@ -487,11 +497,12 @@ def comparison_vectors(
     if "identity" in comparisons:
         names = pl.col("identity_names_shared").fill_null(0)
         contact = pl.col("identity_contact_shared").fill_null(False)
+        body = pl.col("identity_body_shared").fill_null(False)
         expressions.append(
             _levels(
                 "identity",
-                [contact, names >= 2, names == 1, pl.lit(True)],
-                ~pl.col("identity_comparable").fill_null(False) & ~contact & (names == 0),
+                [contact, names >= 2, body, names == 1, pl.lit(True)],
+                ~pl.col("identity_comparable").fill_null(False) & ~contact & ~body & (names == 0),
             )
         )
     return frame.with_columns(expressions).select(

@@ -66,6 +66,23 @@ def _group_id(parts: list[str | None]) -> str:
     return "pig_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
+def _same_identity(pairs: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
+    """(node, node_b, same_identity) of crime pairs sharing a contact or two parts of a name (keyed tokens)."""
+    if "identity_tokens" not in police.columns:
+        return pl.DataFrame(schema={"node": pl.UInt32, "node_b": pl.UInt32, "same_identity": pl.Boolean})
+    tokens = police.select("crime_key", pl.col("identity_tokens").list.unique().alias("token")).explode("token").drop_nulls()
+    return (
+        pairs.join(tokens, on="crime_key")
+        .join(tokens.rename({"crime_key": "crime_key_b"}), on=["crime_key_b", "token"])
+        .group_by("node", "node_b")
+        .agg(
+            (
+                (~pl.col("token").str.starts_with("n:")).any() | (pl.col("token").str.starts_with("n:").sum() >= 2)
+            ).alias("same_identity")
+        )
+    )
+
+
 def police_incident_groups(police: pl.DataFrame, settings: Mapping) -> pl.DataFrame:
     """crime_key -> police_incident_id: the crimes a force recorded for one incident.
 
@@ -73,8 +90,10 @@ def police_incident_groups(police: pl.DataFrame, settings: Mapping) -> pl.DataFr
     time range and report date (`incident_groups.keys`), places that do not
     disagree (each of `place_keys` equal or missing on one side: a correction
     may have added the full postcode to one crime only), and narratives that
-    share at least `min_narrative_jaccard` of their terms (or no narrative);
-    groups are the connected components of that relation. The id is a digest
+    share at least `min_narrative_jaccard` of their terms (or no narrative) or,
+    when `identity_tokens` is given, the same person's whole name or a contact
+    (one victim's assault and damage, written up in different words); groups
+    are the connected components of that relation. The id is a digest
     of the shared keys and the group's smallest crime key.
     """
     options = settings.get("incident_groups", {})
@@ -119,7 +138,8 @@ def police_incident_groups(police: pl.DataFrame, settings: Mapping) -> pl.DataFr
                 .otherwise(pl.col("shared") / (pl.col("n_a") + pl.col("n_b") - pl.col("shared")).clip(lower_bound=1))
                 .alias("jaccard")
             )
-            .filter(pl.col("jaccard") >= min_jaccard)
+            .join(_same_identity(pairs, police), on=["node", "node_b"], how="left")
+            .filter((pl.col("jaccard") >= min_jaccard) | pl.col("same_identity").fill_null(False))
         )
         edges_from = scored["node"].cast(pl.Int64).to_numpy()
         edges_to = scored["node_b"].cast(pl.Int64).to_numpy()

@@ -1177,7 +1177,8 @@ def identifier_values(
     """Who and what each row names, normalised for equality: (rid, kind, value), rid = row index.
 
     Kinds: `name` (one folded part of a person's name from the identifier columns:
-    `COHEN, Rebecca` and `Rebecca Cohen` give the same parts), `organisation` (a
+    `COHEN, Rebecca` and `Rebecca Cohen` give the same parts), `person` (a
+    person's parts, sorted, when two or more: `cohen rebecca`), `organisation` (a
     victim body's whole folded name), `phone` (its last 10 digits), `email`,
     `handle` (lower case, without `@` or profile URL), `plate` (upper case, no
     space); phones and emails also from the identifier columns. Plaintext
@@ -1191,6 +1192,17 @@ def identifier_values(
     )
     organisations = names.filter(pl.col("is_org")).select(
         "rid", pl.col("keys").list.join(" ").alias("value")
+    )
+    # each person's whole name: its parts, sorted (`COHEN, Rebecca` = `Rebecca Cohen`)
+    persons = names.filter(~pl.col("is_org")).with_row_index("person", offset=0)
+    whole = (
+        _person_name_keys(persons.select(pl.col("person").cast(pl.Int64).alias("rid"), "parts"), lex)
+        .join(lex.filter(pl.col("x_title")).select("key"), on="key", how="anti")
+        .group_by("rid")
+        .agg(pl.col("key").sort().str.join(" ").alias("value"), pl.len().alias("n"))
+        .filter(pl.col("n") >= 2)
+        .join(persons.select(pl.col("person").cast(pl.Int64).alias("rid"), pl.col("rid").alias("row")), on="rid")
+        .select(pl.col("row").alias("rid"), "value")
     )
     contacts = pl.concat(
         [
@@ -1214,6 +1226,7 @@ def identifier_values(
         pl.concat(
             [
                 people.select("rid", pl.lit("name").alias("kind"), pl.col("key").alias("value")),
+                whole.select("rid", pl.lit("person").alias("kind"), "value"),
                 organisations.select("rid", pl.lit("organisation").alias("kind"), "value"),
                 contacts.select("rid", "kind", "value"),
             ]

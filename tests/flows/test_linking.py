@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
 from flows.linking import _query, _rekeyed, _short_keys, link_records, link_warehouse
+from transforms.linkage import linkage_settings
 from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
@@ -46,9 +47,9 @@ def warehouse_with(path: Path, data: Path, exclude: list[int] | None = None, onl
     return warehouse
 
 
-def link(warehouse: Warehouse, run_id: str, full: bool = False):
+def link(warehouse: Warehouse, run_id: str, full: bool = False, settings: dict | None = None):
     with warehouse.transaction():
-        return link_warehouse(warehouse, run_id, full=full)
+        return link_warehouse(warehouse, run_id, full=full, settings=settings)
 
 
 def pairs(warehouse: Warehouse) -> pl.DataFrame:
@@ -183,6 +184,38 @@ def test_a_cancellation_voids_the_crimes_pairs(tmp_path, data):
         before_crimes = set(matched.filter(pl.col("report_key") == report)["crime_key"]) - {crime}
         now_crimes = set(after.filter((pl.col("report_key") == report) & (pl.col("status") == "matched"))["crime_key"])
         assert now_crimes <= before_crimes
+
+
+def test_a_night_reaches_an_old_crime_through_a_shared_name_alone(tmp_path, data):
+    settings = linkage_settings()
+    settings["blocking_rules"] += settings["optional_blocking_rules"]  # the identity rule, off by default
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        link(warehouse, "r1", settings=settings)
+        named = _query(
+            warehouse,
+            "select p.crime_key, p.occurred_from, l.report_key from link_pairs l join stg_police_crimes p using (crime_key) "
+            "where l.status = 'matched' and list_has_any(list_filter(p.identity_tokens, lambda t: t like 'w:%'), "
+            "(select identity_tokens from stg_cst_reports c where c.report_key = l.report_key)) "
+            "order by p.crime_key limit 1",
+        ).row(0, named=True)
+        cst = pl.read_parquet(data / "cst_v.parquet")
+        # its report told again, online a week later: no place, only the name leads to the crime
+        report = cst.filter(pl.col("report_key") == named["report_key"]).tail(1).with_columns(
+            pl.lit("new-report").alias("report_key"), pl.lit("e" * 64).alias("file_hash"),
+            pl.lit(cst["ingest_seq"].max() + 1).alias("ingest_seq"),
+            pl.lit(named["occurred_from"].date() + timedelta(days=8)).alias("incident_date"),
+            pl.lit(None, dtype=pl.List(pl.String)).alias("cited_crime_ref_tokens"),
+            *[pl.lit(None, dtype=pl.String).alias(c) for c in
+              ("street", "postcode_unit_key", "postcode_sector", "postcode_district", "postcode_area")],
+        )
+        with warehouse.transaction():
+            warehouse.insert("stg_cst_report_versions", report)
+        assert link(warehouse, "night", settings=settings).mode == "incremental"
+        night = pairs(warehouse).filter(pl.col("report_key") == "new-report").select(*PAIRS, "rule")
+        assert (named["crime_key"], "identity") in list(night.select("crime_key", "rule").iter_rows())
+        link(warehouse, "full", full=True, settings=settings)
+        full = pairs(warehouse).filter(pl.col("report_key") == "new-report").select(*PAIRS, "rule")
+        assert_frame_equal(night, full)
 
 
 def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(tmp_path, data):

@@ -80,6 +80,12 @@ def settings() -> dict:
     return linkage_settings()
 
 
+@pytest.fixture(scope="module")
+def with_identity_rule(settings: dict) -> dict:
+    """The settings with their optional `identity` blocking rule switched on."""
+    return {**settings, "blocking_rules": [*settings["blocking_rules"], *settings["optional_blocking_rules"]]}
+
+
 def vectors(c: pl.DataFrame, p: pl.DataFrame, settings: dict) -> pl.DataFrame:
     return comparison_vectors_for(c, p, settings, narrative_model(c, p, settings))
 
@@ -126,6 +132,45 @@ def test_blocking_on_a_cited_crime_number_and_cancelled_crimes_left_out(settings
     assert v[gamma("crime_ref")].to_list() == [0]
 
 
+def identity_blocking_case() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Online reports made a week after their crimes: no place, dates beyond every dated rule's window."""
+    online = {"incident_date": date(2026, 3, 9), "method": "online", "location_type": "online"}
+    rebecca_cohen = ["n:cohen", "n:rebecca", "w:cohen rebecca"]
+    david_cohen = ["n:cohen", "n:david", "w:cohen david"]
+    c = cst(
+        {"report_key": "R1", **online, "identity_tokens": rebecca_cohen},
+        {"report_key": "R2", **online, "identity_tokens": ["n:levy", "n:rebecca", "w:levy rebecca"]},
+        {"report_key": "R3", **online, "identity_tokens": ["h:troll99"]},
+        {"report_key": "R4", **online, "identity_tokens": david_cohen},
+        {"report_key": "R5", **online, "incident_date": date(2026, 5, 1), "identity_tokens": ["h:troll99"]},
+    )
+    crimes = [
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 12), "identity_tokens": rebecca_cohen},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 12), "identity_tokens": ["h:troll99", "n:ali"]},
+    ]
+    # 21 crimes against men called David Cohen: a name held by more than 20 crimes pairs nothing by itself
+    crimes += [{"crime_key": f"D{i:02d}", "occurred_from": datetime(2026, 1, 1 + i, 12), "identity_tokens": david_cohen}
+               for i in range(21)]
+    return c, police(*crimes)
+
+
+def test_identity_blocking_on_a_rare_contact_or_a_rare_whole_name_within_its_window(settings, with_identity_rule):
+    c, p = identity_blocking_case()
+    assert not pairs_of(vectors(c, p, settings))  # off by default: no other rule reaches these
+    found = {pair for pair in pairs_of(vectors(c, p, with_identity_rule)) if pair[1] in ("P1", "P2") or pair[0] == "R4"}
+    assert ("R1", "P1") in found  # the whole name, 8 days apart
+    assert ("R3", "P2") in found  # a shared handle
+    assert ("R2", "P1") not in found  # a forename alone
+    assert ("R5", "P2") not in found  # two months apart
+    assert not {pair for pair in found if pair[0] == "R4"}  # a common name
+
+
+def test_identity_blocking_taken_a_date_chunk_at_a_time_finds_the_same_pairs(with_identity_rule):
+    c, p = identity_blocking_case()
+    chunked, _ = comparison_vectors_chunked(c, p, with_identity_rule, chunk_days=1)
+    assert pairs_of(chunked) == pairs_of(vectors(c, p, with_identity_rule))
+
+
 # --------------------------------------------------------------------------- comparisons
 
 
@@ -143,12 +188,13 @@ def test_missing_is_missing_not_disagreement(settings):
     assert row[gamma("category")] == 0
 
 
-def test_identity_levels_shared_contact_names_and_nothing_shared(settings):
+def test_identity_levels_shared_contact_names_body_and_nothing_shared(settings):
     at = {"incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road")}
     c = cst(
         {"report_key": "R1", **at, "identity_tokens": ["n:cohen", "n:rebecca", "p:077"]},
         {"report_key": "R2", **at, "identity_tokens": ["p:099"]},
         {"report_key": "R3", **at},
+        {"report_key": "R4", **at, "identity_tokens": ["o:heaton park synagogue"]},
     )
     crime = {"occurred_from": datetime(2026, 3, 1, 12), **place("M7 4AB", "Bury New Road")}
     p = police(
@@ -156,15 +202,19 @@ def test_identity_levels_shared_contact_names_and_nothing_shared(settings):
         {"crime_key": "P2", **crime, "identity_tokens": ["n:levy", "n:rebecca"]},
         {"crime_key": "P3", **crime, "identity_tokens": ["n:smith", "p:077"]},
         {"crime_key": "P4", **crime, "identity_tokens": ["n:smith"]},
+        {"crime_key": "P5", **crime, "identity_tokens": ["o:heaton park synagogue"]},
+        {"crime_key": "P6", **crime, "identity_tokens": ["w:cohen rebecca"]},
     )
     levels = {(r["report_key"], r["crime_key"]): r[gamma("identity")] for r in vectors(c, p, settings).iter_rows(named=True)}
     assert levels[("R1", "P3")] == 0  # a shared phone
-    assert levels[("R1", "P1")] == 1  # the whole name
-    assert levels[("R1", "P2")] == 2  # a forename only
-    assert levels[("R1", "P4")] == 3  # both name a person: another one
+    assert levels[("R1", "P1")] == 1  # two parts of the name
+    assert levels[("R4", "P5")] == 2  # the same synagogue
+    assert levels[("R1", "P2")] == 3  # a forename only
+    assert levels[("R1", "P4")] == 4  # both name a person: another one
+    assert levels[("R2", "P3")] == 4  # two phones, different
     assert levels[("R2", "P1")] == -1  # a phone against a name: nothing to compare
-    assert levels[("R2", "P3")] == 3  # two phones, different
     assert levels[("R3", "P1")] == -1  # CST names nobody
+    assert levels[("R1", "P6")] == -1  # a whole name against its parts: tags differ (staging gives both)
 
 
 def test_category_compatibility_and_time_of_day(settings):
@@ -199,6 +249,20 @@ def test_crimes_of_one_incident_group_together_and_a_spree_does_not(settings):
     groups = dict(police_incident_groups(p, settings).iter_rows())
     assert groups["A"] == groups["B"]
     assert len({groups["A"], groups["C"], groups["D"]}) == 3
+
+
+def test_crimes_told_in_other_words_group_when_they_name_the_same_person(settings):
+    at = {"occurred_from": datetime(2026, 3, 1, 22), **place("M7 4AB", "Bury New Road")}
+    p = police(
+        {"crime_key": "A", **at, "summary_redacted": "IP PUNCHED IN THE FACE BY SUSP.",
+         "identity_tokens": ["n:cohen", "n:rebecca"]},
+        {"crime_key": "B", **at, "summary_redacted": "WINDOW OF VEHICLE SMASHED WITH A BRICK.",
+         "identity_tokens": ["n:cohen", "n:rebecca", "n:smith"]},  # + the suspect
+        {"crime_key": "C", **at, "summary_redacted": "GRAFFITI DAUBED ON SHOP SHUTTER.",
+         "identity_tokens": ["n:levy", "n:rebecca"]},  # another Rebecca
+    )
+    groups = dict(police_incident_groups(p, settings).iter_rows())
+    assert groups["A"] == groups["B"] != groups["C"]
 
 
 # --------------------------------------------------------------------------- cardinality and review

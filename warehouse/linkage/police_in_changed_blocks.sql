@@ -8,7 +8,7 @@ with changed as (
 )
 select
     p.crime_key, p.force_id, p.occurred_from, p.occurred_to, p.reported_date,
-    p.postcode_unit_key, p.street, p.postcode_district, p.status, p.summary_redacted
+    p.postcode_unit_key, p.street, p.postcode_district, p.status, p.summary_redacted, p.identity_tokens
 from stg_police_crimes as p
 join changed as c
     on p.force_id = c.force_id
