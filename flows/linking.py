@@ -45,7 +45,7 @@ from transforms.linkage import (
     police_incident_groups,
     settings_digest,
 )
-from transforms.linkage_blocking import long_tokens, rare_identity_tokens
+from transforms.linkage_blocking import identity_rule_tokens, long_tokens, uses_identity_blocking
 from transforms.linkage_compare import gamma
 from transforms.linkage_model import FittedModel, score
 from transforms.linkage_resolve import RESOLVED_COLUMNS, resolved_pairs
@@ -280,6 +280,8 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     summary.pairs_written = _write_pairs(warehouse, resolved, extras, run_id, now)
     _write_groups(warehouse, stored_groups, now, replace_all=True)
     warehouse.execute(_sql("token_index_rebuild"))
+    if uses_identity_blocking(settings["blocking_rules"]):
+        warehouse.execute(_sql("identity_token_index_add"))
     _record_state(warehouse, run_id, None, None)
     summary.model_run_id = run_id
 
@@ -360,17 +362,19 @@ def _incremental(
     crime_identity = long_tokens(changed_police_rows, "crime_key", "identity_tokens")
     cited_refs = long_tokens(changed_cst_rows, "report_key", "cited_crime_ref_tokens")
     cited_identity = long_tokens(changed_cst_rows, "report_key", "identity_tokens")
-    warehouse.insert("link_crime_tokens", pl.concat([crime_refs, crime_identity]))
-    warehouse.insert("link_cited_tokens", pl.concat([cited_refs, cited_identity]))
-    # a name or contact reaches the records that share it only where it is rare (the identity rule)
-    _set_scope(warehouse, {}, pl.concat([crime_identity["token"], cited_identity["token"]]))
-    frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
-    rare = pl.concat([rare_identity_tokens(frequency, rule) for rule in settings["blocking_rules"]
-                      if rule["kind"] == "identity"] or [frequency.head(0).select("token")])
-    cited = pl.concat([cited_refs["token"], cited_identity["token"].filter(cited_identity["token"].is_in(rare["token"].implode()))])
-    held_tokens = pl.concat(
-        [crime_refs["token"], crime_identity["token"].filter(crime_identity["token"].is_in(rare["token"].implode()))]
-    )
+    cited, held_tokens = cited_refs["token"], crime_refs["token"]
+    if not uses_identity_blocking(settings["blocking_rules"]):
+        warehouse.insert("link_crime_tokens", crime_refs)
+        warehouse.insert("link_cited_tokens", cited_refs)
+    else:
+        warehouse.insert("link_crime_tokens", pl.concat([crime_refs, crime_identity]))
+        warehouse.insert("link_cited_tokens", pl.concat([cited_refs, cited_identity]))
+        # a name or contact reaches the records that share it only where it is rare (the identity rule)
+        _set_scope(warehouse, {}, pl.concat([crime_identity["token"], cited_identity["token"]]))
+        frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
+        rare = identity_rule_tokens(frequency, settings["blocking_rules"])["token"].implode()
+        cited = pl.concat([cited, cited_identity.filter(pl.col("token").is_in(rare))["token"]])
+        held_tokens = pl.concat([held_tokens, crime_identity.filter(pl.col("token").is_in(rare))["token"]])
     _set_scope(warehouse, {}, cited)
     # the crimes whose tokens a pair can share: a changed report's cited ones, or a changed crime's own
     token_crimes = pl.concat([_query(warehouse, _sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])

@@ -40,10 +40,11 @@ from transforms.linkage_blocking import (
     TOKEN_RULE_KINDS,
     candidate_pairs,
     cst_blocking_frame,
+    identity_rule_tokens,
     long_tokens,
     police_blocking_frame,
-    rare_identity_tokens,
     token_frequencies,
+    uses_identity_blocking,
 )
 from transforms.linkage_compare import (
     comparison_vectors,
@@ -242,11 +243,13 @@ def comparison_vectors_for(
     police_vectors = unit_rows(texts.police_terms, police_docs["police_doc"], texts.idf, columns)
     cst_tokens = long_tokens(cst, "report_key", "cited_crime_ref_tokens")
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
-    cst_identity = long_tokens(cst, "report_key", "identity_tokens")
-    police_identity = long_tokens(police, "crime_key", "identity_tokens")
-    if token_frequency is None:
-        token_frequency = token_frequencies(pl.concat([police_tokens, police_identity]))
     rules = settings["blocking_rules"]
+    # identity tokens of every record only when a rule blocks on them; else only the paired ones' (below)
+    identity_blocking = uses_identity_blocking(rules)
+    cst_identity = long_tokens(cst, "report_key", "identity_tokens") if identity_blocking else None
+    police_identity = long_tokens(police, "crime_key", "identity_tokens") if identity_blocking else None
+    if token_frequency is None:
+        token_frequency = token_frequencies(pl.concat([police_tokens, *([police_identity] if identity_blocking else [])]))
     if changed_reports is None and changed_crimes is None:
         pairs = candidate_pairs(
             cst_block, police_block, rules, cst_tokens, police_tokens, token_frequency, cst_vectors, police_vectors,
@@ -262,7 +265,9 @@ def comparison_vectors_for(
                     cst_tokens.filter(pl.col("report_key").is_in(changed_reports.implode())),
                     police_tokens, token_frequency,
                     cst_vectors[np.flatnonzero(mask.to_numpy())], police_vectors,
-                    cst_identity.filter(pl.col("report_key").is_in(changed_reports.implode())), police_identity,
+                    None if cst_identity is None
+                    else cst_identity.filter(pl.col("report_key").is_in(changed_reports.implode())),
+                    police_identity,
                 )
             )
         if changed_crimes is not None and len(changed_crimes):
@@ -273,7 +278,9 @@ def comparison_vectors_for(
                     cst_tokens,
                     police_tokens.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
                     token_frequency, cst_vectors, police_vectors[np.flatnonzero(mask.to_numpy())],
-                    cst_identity, police_identity.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
+                    cst_identity,
+                    None if police_identity is None
+                    else police_identity.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
                 )
             )
         pairs = (
@@ -291,7 +298,7 @@ def comparison_vectors_for(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )
     named = street_named_in_narrative(pairs, cst, police)
-    identity = identity_evidence(pairs, cst_identity, police_identity)
+    identity = identity_evidence(pairs, cst, police)
     if comparison_frames is None:
         # only the records in a pair: an incremental night's scope is far wider than its pairs
         comparison_frames = (
@@ -371,14 +378,12 @@ def comparison_vectors_chunked(
     idf = everything.idf
     frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
-    police_identity = long_tokens(police, "crime_key", "identity_tokens")
+    identity_blocking = uses_identity_blocking(settings["blocking_rules"])
+    police_identity = long_tokens(police, "crime_key", "identity_tokens").filter(pl.lit(identity_blocking))
     token_frequency = token_frequencies(pl.concat([police_tokens, police_identity]))
     # the crimes a chunk's reports can reach through a name or contact: the identity rules' tokens
     rare_identity = police_identity.join(
-        pl.concat([rare_identity_tokens(token_frequency, rule) for rule in settings["blocking_rules"]
-                   if rule["kind"] == "identity"] or [token_frequency.head(0).select("token")]),
-        on="token",
-        how="semi",
+        identity_rule_tokens(token_frequency, settings["blocking_rules"]), on="token", how="semi"
     )
     dated = cst.filter(pl.col("incident_date").is_not_null())
     if dated.is_empty() or police.is_empty():

@@ -165,20 +165,18 @@ def _late_report_pairs(cst: pl.DataFrame, police: pl.DataFrame, rule: Mapping) -
     return pl.concat(parts).unique()
 
 
-def _crime_ref_pairs(
+def _sharing_pairs(
     cst: pl.DataFrame,
     police: pl.DataFrame,
     cst_tokens: pl.DataFrame,
     police_tokens: pl.DataFrame,
-    token_frequency: pl.DataFrame,
-    rule: Mapping,
+    usable: pl.DataFrame,
+    window: Sequence[int],
 ) -> pl.DataFrame:
-    """Pairs sharing a token held by at most `max_token_frequency` crimes, dates within `window`."""
+    """Pairs sharing a token of `usable` (token), CST date within `window` days of the police range."""
     if cst_tokens.is_empty() or police_tokens.is_empty():
         return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
-    limit = int(rule.get("max_token_frequency", 10))
-    lo, hi = (int(x) for x in rule.get("window", [-180, 180]))
-    usable = token_frequency.filter(pl.col("frequency") <= limit).select("token")
+    lo, hi = (int(x) for x in window)
     return (
         cst_tokens.join(usable, on="token", how="semi")
         .join(police_tokens, on="token")
@@ -191,12 +189,36 @@ def _crime_ref_pairs(
     )
 
 
+def _crime_ref_pairs(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    cst_tokens: pl.DataFrame,
+    police_tokens: pl.DataFrame,
+    token_frequency: pl.DataFrame,
+    rule: Mapping,
+) -> pl.DataFrame:
+    """Pairs sharing a token held by at most `max_token_frequency` crimes, dates within `window`."""
+    usable = token_frequency.filter(pl.col("frequency") <= int(rule.get("max_token_frequency", 10))).select("token")
+    return _sharing_pairs(cst, police, cst_tokens, police_tokens, usable, rule.get("window", [-180, 180]))
+
+
 def rare_identity_tokens(token_frequency: pl.DataFrame, rule: Mapping) -> pl.DataFrame:
     """(token) of the identity tokens an `identity` rule pairs on: a whole name or contact held by at
     most `max_token_frequency` crimes (not a part of a name, not a victim body: bodies are targeted again)."""
     limit = int(rule.get("max_token_frequency", 20))
     personal = pl.any_horizontal([pl.col("token").str.starts_with(tag) for tag in PERSON_TAGS])
     return token_frequency.filter((pl.col("frequency") <= limit) & personal).select("token")
+
+
+def uses_identity_blocking(rules: Sequence[Mapping]) -> bool:
+    """Whether a rule pairs records through identity tokens (else they are compared, never indexed)."""
+    return any(rule["kind"] == "identity" for rule in rules)
+
+
+def identity_rule_tokens(token_frequency: pl.DataFrame, rules: Sequence[Mapping]) -> pl.DataFrame:
+    """(token) of the identity tokens any `identity` rule of `rules` pairs on (none without such a rule)."""
+    usable = [rare_identity_tokens(token_frequency, rule) for rule in rules if rule["kind"] == "identity"]
+    return pl.concat(usable).unique() if usable else pl.DataFrame(schema={"token": pl.String})
 
 
 def _identity_pairs(
@@ -207,20 +229,9 @@ def _identity_pairs(
     token_frequency: pl.DataFrame,
     rule: Mapping,
 ) -> pl.DataFrame:
-    """Pairs sharing a rare contact, body or whole-name token, dates within `window`."""
-    if cst_identity.is_empty() or police_identity.is_empty():
-        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
-    lo, hi = (int(x) for x in rule.get("window", [-30, 30]))
-    return (
-        cst_identity.join(rare_identity_tokens(token_frequency, rule), on="token", how="semi")
-        .join(police_identity, on="token")
-        .select("report_key", "crime_key")
-        .unique()
-        .join(cst.select("report_key", "d"), on="report_key")
-        .join(police.select("crime_key", "f", "t"), on="crime_key")
-        .filter(_in_window(lo, hi))
-        .select("report_key", "crime_key")
-    )
+    """Pairs sharing a rare whole-name or contact token, dates within `window`."""
+    usable = rare_identity_tokens(token_frequency, rule)
+    return _sharing_pairs(cst, police, cst_identity, police_identity, usable, rule.get("window", [-30, 30]))
 
 
 def _best(block: np.ndarray, rows_a: np.ndarray, cols_a: np.ndarray, k: int, min_cosine: float) -> tuple[np.ndarray, ...]:

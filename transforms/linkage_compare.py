@@ -158,51 +158,42 @@ IDENTITY_SCHEMA = {
 }
 
 
-def identity_evidence(pairs: pl.DataFrame, cst_tokens: pl.DataFrame, police_tokens: pl.DataFrame) -> pl.DataFrame:
+def identity_evidence(pairs: pl.DataFrame, cst: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
     """Per pair: whether a contact or the victim body is shared, how many name parts, and comparability.
 
-    Tokens are keyed (`transforms/identity_tokens.py`; tag in clear). A pair is
+    `cst`/`police` hold `report_key`/`crime_key` and `identity_tokens` (keyed
+    tokens, tag in clear: `transforms/identity_tokens.py`). A pair is
     comparable when both sides hold a token of one tag (both name a person, or
     both give a phone, ...): only then does sharing nothing say they differ.
     """
-    if pairs.is_empty() or cst_tokens.is_empty() or police_tokens.is_empty():
+    if pairs.is_empty():
         return pl.DataFrame(schema=IDENTITY_SCHEMA)
-    keys = pairs.select("report_key", "crime_key")
-    token = pl.col("token")
-    part, whole = token.str.starts_with(NAME_PART_TAG), token.str.starts_with(WHOLE_NAME_TAG)
-    contact = pl.any_horizontal([token.str.starts_with(tag) for tag in CONTACT_TAGS])
-    shared = (
-        keys.join(cst_tokens, on="report_key")
-        .join(police_tokens, on=["crime_key", "token"], how="semi")
-        .group_by("report_key", "crime_key")
-        .agg(
-            contact.any().alias("identity_contact_shared"),
-            token.str.starts_with(BODY_TAG).any().alias("identity_body_shared"),
-            # a whole name shared counts as (at least) two of its parts
-            pl.when(whole.any()).then(pl.max_horizontal(part.sum(), 2)).otherwise(part.sum())
-            .cast(pl.UInt32).alias("identity_names_shared"),
-        )
+    # list intersections per pair (vectorised), not joins over the exploded tokens
+    frame = (
+        pairs.select("report_key", "crime_key")
+        .join(cst.select("report_key", pl.col("identity_tokens").alias("l")), on="report_key", how="left")
+        .join(police.select("crime_key", pl.col("identity_tokens").alias("r")), on="crime_key", how="left")
+        .with_columns(pl.col("l").list.set_intersection(pl.col("r")).alias("shared"))
     )
+    shared = pl.col("shared").list.eval(pl.element().str.head(2))
 
-    def tags(tokens: pl.DataFrame, key: str) -> pl.DataFrame:
-        return tokens.select(key, pl.col("token").str.split_exact(":", 1).struct.field("field_0").alias("tag")).unique()
+    def count(tags: tuple[str, ...]) -> pl.Expr:
+        return shared.list.eval(pl.element().is_in(list(tags))).list.sum().fill_null(0)
 
-    comparable = (
-        keys.join(tags(cst_tokens, "report_key"), on="report_key")
-        .join(tags(police_tokens, "crime_key"), on=["crime_key", "tag"], how="semi")
-        .select("report_key", "crime_key")
-        .unique()
-        .with_columns(pl.lit(True).alias("identity_comparable"))
-    )
-    return (
-        comparable.join(shared, on=["report_key", "crime_key"], how="full", coalesce=True)
-        .with_columns(
-            pl.col("identity_contact_shared").fill_null(False),
-            pl.col("identity_body_shared").fill_null(False),
-            pl.col("identity_names_shared").fill_null(0),
-            pl.col("identity_comparable").fill_null(False),
-        )
-        .select(list(IDENTITY_SCHEMA))
+    parts = count((NAME_PART_TAG,))
+    return frame.select(
+        "report_key",
+        "crime_key",
+        (count(CONTACT_TAGS) > 0).alias("identity_contact_shared"),
+        (count((BODY_TAG,)) > 0).alias("identity_body_shared"),
+        # a whole name shared counts as (at least) two of its parts
+        pl.when(count((WHOLE_NAME_TAG,)) > 0).then(pl.max_horizontal(parts, 2)).otherwise(parts)
+        .cast(pl.UInt32).alias("identity_names_shared"),
+        (
+            pl.col("l").list.eval(pl.element().str.head(2)).list.set_intersection(
+                pl.col("r").list.eval(pl.element().str.head(2))
+            ).list.len().fill_null(0) > 0
+        ).alias("identity_comparable"),
     )
 
 

@@ -40,6 +40,8 @@ import polars as pl
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from transforms.identity_tokens import NAME_PART_TAG
+
 DECISION_SCHEMA = {
     "report_key": pl.String,
     "crime_key": pl.String,
@@ -67,19 +69,16 @@ def _group_id(parts: list[str | None]) -> str:
 
 
 def _same_identity(pairs: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
-    """(node, node_b, same_identity) of crime pairs sharing a contact or two parts of a name (keyed tokens)."""
+    """(node, node_b, same_identity) of crime pairs sharing a whole name, contact or body, or two parts of a name."""
     if "identity_tokens" not in police.columns:
         return pl.DataFrame(schema={"node": pl.UInt32, "node_b": pl.UInt32, "same_identity": pl.Boolean})
     tokens = police.select("crime_key", pl.col("identity_tokens").list.unique().alias("token")).explode("token").drop_nulls()
+    part = pl.col("token").str.starts_with(NAME_PART_TAG)
     return (
         pairs.join(tokens, on="crime_key")
         .join(tokens.rename({"crime_key": "crime_key_b"}), on=["crime_key_b", "token"])
         .group_by("node", "node_b")
-        .agg(
-            (
-                (~pl.col("token").str.starts_with("n:")).any() | (pl.col("token").str.starts_with("n:").sum() >= 2)
-            ).alias("same_identity")
-        )
+        .agg(((~part).any() | (part.sum() >= 2)).alias("same_identity"))
     )
 
 

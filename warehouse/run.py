@@ -92,8 +92,16 @@ class Warehouse:
         self.con.execute(sql, params or [])
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        # DuckDB 2 connections have no .pl(); Arrow is the zero-copy way to Polars.
-        return pl.from_arrow(self.con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
+        # DuckDB 2 connections have no .pl(); Arrow is the zero-copy way to Polars. A relation
+        # (`sql`), not `execute`: Arrow from a DB-API result copies every row once more
+        # (0.1-0.2 s on a night's 331k-row read at a million records).
+        complete = getattr(self.con, "complete", None)
+        if complete is not None:  # DuckDB 2: a half-read result of `execute` (a scalar) blocks `sql`
+            complete()
+        relation = self.con.sql(sql, params=params or None)
+        if relation is None:  # not a query: nothing to return
+            return pl.DataFrame()
+        return pl.from_arrow(relation.to_arrow_table())  # type: ignore[return-value]
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()
