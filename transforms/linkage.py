@@ -55,7 +55,13 @@ from transforms.linkage_compare import (
     police_comparison_frame,
     street_named_in_narrative,
 )
-from transforms.linkage_model import FittedModel, fit_ecm, fit_supervised, score
+from transforms.linkage_model import (
+    FittedModel,
+    fit_ecm,
+    fit_supervised,
+    score,
+    with_priors_for_unobserved,
+)
 from transforms.linkage_resolve import police_incident_groups, resolved_pairs
 from transforms.linkage_text import (
     NarrativeLexicon,
@@ -437,11 +443,11 @@ def fitted_model(
     `reviewed`: report_key, crime_key, label (1 accept, 0 reject);
     `groups`: crime_key, police_incident_id (EM trains on mutual-best incident edges).
     """
-    ecm = fit_ecm(vectors, settings, groups)
+    ecm = with_priors_for_unobserved(fit_ecm(vectors, settings, groups), vectors, settings)
     if reviewed is not None and reviewed.height:
         supervised = fit_supervised(vectors, reviewed, settings, ecm)
         if supervised is not None:
-            return supervised, ecm
+            return with_priors_for_unobserved(supervised, vectors, settings), ecm
     return ecm, ecm
 
 

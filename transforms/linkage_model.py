@@ -145,6 +145,27 @@ def prior_model(settings: Mapping) -> FittedModel:
     return FittedModel("prior", math.log2(prior / (1 - prior)), comparisons)
 
 
+def with_priors_for_unobserved(model: FittedModel, vectors: pl.DataFrame, settings: Mapping) -> FittedModel:
+    """`model` with the settings' prior weights for every comparison no training pair observed.
+
+    A comparison that is null on every pair (its columns empty in the warehouse:
+    identity tokens before any extract carried them) trains to weight 0 on all
+    its levels; its priors let it count once records carry it, until the next
+    full re-link learns it from them.
+    """
+    prior = prior_model(settings)
+    unobserved = [
+        name for name in model.comparisons
+        if gamma(name) in vectors.columns and not (vectors.get_column(gamma(name)) != NULL_LEVEL).any()
+    ]
+    if not unobserved or vectors.is_empty():
+        return model
+    comparisons = {name: prior.comparisons[name] if name in unobserved else levels
+                   for name, levels in model.comparisons.items()}
+    trained_on = {**model.trained_on, "priors_for_unobserved": unobserved}
+    return FittedModel(model.method, model.base_weight, comparisons, model.iterations, trained_on)
+
+
 def mutual_best(vectors: pl.DataFrame, model: FittedModel, groups: pl.DataFrame | None) -> pl.Series:
     """Per pair (aligned with `vectors`): is its (report, incident group) edge both the report's
     best group and the group's best report?

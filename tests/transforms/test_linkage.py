@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 from transforms.linkage import (
     comparison_vectors_chunked,
     comparison_vectors_for,
+    fitted_model,
     linkage_settings,
     linked_pairs,
     narrative_model,
@@ -458,6 +459,17 @@ def test_vectors_taken_a_date_chunk_at_a_time_are_those_of_everything(settings):
     chunked, _ = comparison_vectors_chunked(c, p, settings, chunk_days=1)
     whole = vectors(c, p, settings)
     assert_frame_equal(chunked.sort(keys), whole.sort(keys), check_column_order=False)
+
+
+def test_a_comparison_null_on_every_pair_keeps_its_prior_weights(settings):
+    c, p = two_incidents()  # no identity tokens on either side: every pair's identity level is null
+    v = vectors(c, p, settings)
+    assert set(v[gamma("identity")]) == {-1}
+    model, _ = fitted_model(v, settings, groups=police_incident_groups(p, settings))
+    prior = prior_model(settings)
+    assert model.comparisons["identity"] == prior.comparisons["identity"]
+    assert "identity" in model.trained_on["priors_for_unobserved"]
+    assert "date" not in model.trained_on["priors_for_unobserved"]
 
 
 def test_fitted_model_round_trips_through_json(settings):
