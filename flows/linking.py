@@ -359,14 +359,14 @@ def _incremental(
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
     warehouse.execute(_sql("token_index_forget"))
     crime_refs = long_tokens(changed_police_rows, "crime_key", "crime_ref_tokens")
-    crime_identity = long_tokens(changed_police_rows, "crime_key", "identity_tokens")
     cited_refs = long_tokens(changed_cst_rows, "report_key", "cited_crime_ref_tokens")
-    cited_identity = long_tokens(changed_cst_rows, "report_key", "identity_tokens")
     cited, held_tokens = cited_refs["token"], crime_refs["token"]
     if not uses_identity_blocking(settings["blocking_rules"]):
         warehouse.insert("link_crime_tokens", crime_refs)
         warehouse.insert("link_cited_tokens", cited_refs)
     else:
+        crime_identity = long_tokens(changed_police_rows, "crime_key", "identity_tokens")
+        cited_identity = long_tokens(changed_cst_rows, "report_key", "identity_tokens")
         warehouse.insert("link_crime_tokens", pl.concat([crime_refs, crime_identity]))
         warehouse.insert("link_cited_tokens", pl.concat([cited_refs, cited_identity]))
         # a name or contact reaches the records that share it only where it is rare (the identity rule)

@@ -384,8 +384,12 @@ def comparison_vectors_chunked(
     idf = everything.idf
     frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")
-    identity_blocking = uses_identity_blocking(settings["blocking_rules"])
-    police_identity = long_tokens(police, "crime_key", "identity_tokens").filter(pl.lit(identity_blocking))
+    # identity tokens reach crimes only through an identity blocking rule: none read without one
+    police_identity = (
+        long_tokens(police, "crime_key", "identity_tokens")
+        if uses_identity_blocking(settings["blocking_rules"])
+        else pl.DataFrame(schema={"crime_key": pl.String, "token": pl.String})
+    )
     token_frequency = token_frequencies(pl.concat([police_tokens, police_identity]))
     # the crimes a chunk's reports can reach through a name or contact: the identity rules' tokens
     rare_identity = police_identity.join(

@@ -36,15 +36,17 @@ def keyed_hash_lists(values: pl.Series, key: bytes, namespace: str = "") -> pl.S
 
 
 def keyed_token_lists(values: pl.Series, key: bytes, namespace: str = "") -> pl.Series:
-    """Keyed-hash each `tag:value` token of each list, keeping the tag in clear (`x:<hmac>`)."""
-    out = []
-    for items in values.to_list():
-        if items is None:
-            out.append(None)
-            continue
-        hashed = []
-        for item in items:
+    """Keyed-hash each `tag:value` token of each list, keeping the tag in clear (`x:<hmac>`).
+
+    Each distinct token is hashed once: the same names and numbers recur across
+    rows (a report re-sent, a victim named in several crimes)."""
+    hashed: dict[str, str] = {}
+
+    def keyed(item: str) -> str:
+        if item not in hashed:
             tag, _, value = item.partition(":")
-            hashed.append(f"{tag}:{keyed_hash(key, namespace + value)[:32]}")
-        out.append(hashed)
+            hashed[item] = f"{tag}:{keyed_hash(key, namespace + value)[:32]}"
+        return hashed[item]
+
+    out = [None if items is None else [keyed(item) for item in items] for items in values.to_list()]
     return pl.Series(values.name, out, dtype=pl.List(pl.String))

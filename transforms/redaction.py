@@ -1145,30 +1145,32 @@ def redact_frame(
     return frame.with_columns(redacted.get_columns())
 
 
+_IDENTIFIER_SCHEMA = {"rid": pl.Int64, "kind": pl.String, "value": pl.String}
+_TEXT_IDENTIFIER_PATTERNS = (
+    ("email", (EMAIL_RE,)),
+    ("handle", (HANDLE_URL_RE, HANDLE_AT_RE, HANDLE_CUE_RE)),
+    ("phone", (PHONE_UK_RE, PHONE_INTL_RE)),
+    ("plate", (PLATE_RE, PLATE_CUE_RE)),
+)
+# any of them (each in its own group: its `(?i)` stays inside it): one scan picks the texts to read
+_ANY_TEXT_IDENTIFIER = "|".join(f"(?:{p})" for _, patterns in _TEXT_IDENTIFIER_PATTERNS for p in patterns)
+
+
 def _text_identifiers(frame: pl.DataFrame, text_columns: Sequence[str]) -> pl.DataFrame:
     """(rid, kind, value) of the emails, handles, phones and plates the patterns find in free text."""
     found: list[pl.DataFrame] = []
-    kinds = (
-        ("email", (EMAIL_RE,)),
-        ("handle", (HANDLE_URL_RE, HANDLE_AT_RE, HANDLE_CUE_RE)),
-        ("phone", (PHONE_UK_RE, PHONE_INTL_RE)),
-        ("plate", (PLATE_RE, PLATE_CUE_RE)),
-    )
     for column in text_columns:
-        text = _clean(pl.col(column).cast(pl.String))
-        for kind, patterns in kinds:
+        texts = frame.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"), _clean(pl.col(column).cast(pl.String)).alias("text")
+        ).filter(pl.col("text").str.contains(_ANY_TEXT_IDENTIFIER))
+        for kind, patterns in _TEXT_IDENTIFIER_PATTERNS:
             for pattern in patterns:
                 found.append(
-                    frame.select(
-                        pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"),
-                        pl.lit(kind).alias("kind"),
-                        text.str.extract_all(pattern).alias("value"),
+                    texts.select(
+                        "rid", pl.lit(kind).alias("kind"), pl.col("text").str.extract_all(pattern).alias("value")
                     ).explode("value").drop_nulls("value")
                 )
     return pl.concat(found) if found else pl.DataFrame(schema=_IDENTIFIER_SCHEMA)
-
-
-_IDENTIFIER_SCHEMA = {"rid": pl.Int64, "kind": pl.String, "value": pl.String}
 
 
 def identifier_values(
@@ -1187,21 +1189,22 @@ def identifier_values(
     lex, places = _lexicon()
     own = _own_values(frame, identifier_columns)
     names = _classified_names(own, lex, places).filter(~pl.col("is_place"))
-    people = _person_name_keys(names.filter(~pl.col("is_org")), lex).join(
-        lex.filter(pl.col("x_title")).select("key"), on="key", how="anti"
-    )
     organisations = names.filter(pl.col("is_org")).select(
         "rid", pl.col("keys").list.join(" ").alias("value")
     )
-    # each person's whole name: its parts, sorted (`COHEN, Rebecca` = `Rebecca Cohen`)
-    persons = names.filter(~pl.col("is_org")).with_row_index("person", offset=0)
-    whole = (
+    # each person's name parts (one person per value: `rid` is the person here), titles dropped
+    persons = names.filter(~pl.col("is_org")).with_row_index("person")
+    parts = (
         _person_name_keys(persons.select(pl.col("person").cast(pl.Int64).alias("rid"), "parts"), lex)
         .join(lex.filter(pl.col("x_title")).select("key"), on="key", how="anti")
-        .group_by("rid")
-        .agg(pl.col("key").sort().str.join(" ").alias("value"), pl.len().alias("n"))
-        .filter(pl.col("n") >= 2)
         .join(persons.select(pl.col("person").cast(pl.Int64).alias("rid"), pl.col("rid").alias("row")), on="rid")
+    )
+    people = parts.select(pl.col("row").alias("rid"), "key").unique()
+    # each person's whole name: its parts, sorted (`COHEN, Rebecca` = `Rebecca Cohen`)
+    whole = (
+        parts.group_by("rid")
+        .agg(pl.col("row").first(), pl.col("key").sort().str.join(" ").alias("value"), pl.len().alias("n"))
+        .filter(pl.col("n") >= 2)
         .select(pl.col("row").alias("rid"), "value")
     )
     contacts = pl.concat(
