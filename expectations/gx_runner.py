@@ -38,24 +38,41 @@ COUNT_KEYS = (
 
 def gx_engine() -> tuple[Any, Any]:
     """(great_expectations module, batch definition over an in-memory pandas frame)."""
-    if not _STATE:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
-            logging.getLogger(name).setLevel(logging.WARNING)  # some GX modules set INFO on import
-
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        batch_definition = (
-            context.data_sources.add_pandas("incident_exchange")
-            .add_dataframe_asset("validation_frame")
-            .add_batch_definition_whole_dataframe("whole_frame")
-        )
-        _STATE.update(gx=gx, context=context, batch_definition=batch_definition)
+    with GX_LOCK:  # one context per process, even when a warm-up thread races the first source
+        if not _STATE:
+            _start_engine()
     return _STATE["gx"], _STATE["batch_definition"]
+
+
+def warm_up() -> threading.Thread:
+    """Start importing GX and building its context in a background thread.
+
+    Importing great_expectations takes about 3 s (pandas, scipy, altair, sqlalchemy). A run
+    that will validate starts this first, so the import overlaps with work that waits on
+    I/O or native code (the Prefect API, DuckDB, reading and hashing the landed files).
+    """
+    thread = threading.Thread(target=gx_engine, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_engine() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.WARNING)  # some GX modules set INFO on import
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch_definition = (
+        context.data_sources.add_pandas("incident_exchange")
+        .add_dataframe_asset("validation_frame")
+        .add_batch_definition_whole_dataframe("whole_frame")
+    )
+    _STATE.update(gx=gx, context=context, batch_definition=batch_definition)
 
 
 def known_expectation_types() -> set[str]:

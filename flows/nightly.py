@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_flow_run
 
 from expectations.docs import write_data_docs
+from expectations.gx_runner import warm_up
 from expectations.suites import SuiteError
 from expectations.validation import validate_extracts, validate_staged_frames
 from flows.config import Settings, load_settings
@@ -120,6 +121,8 @@ def prepared_files(
     Each file's outcome is the one it would have alone (see expectations/validation.py);
     a file no rule foresaw (an unexpected error) is quarantined alone.
     """
+    if not items:  # nothing new: no validation (importing GX alone costs seconds)
+        return []
     prepared = [PreparedFile(source_id, file, sha256(data)) for file, data in items]
     namespace = "cst:" if mapping.kind == "cst" else f"{mapping.id}:"
     key_column = "report_key" if mapping.kind == "cst" else "crime_key"
@@ -393,6 +396,19 @@ def record_landing_issues(warehouse: Warehouse, files: list[LandedFile]) -> None
         )
 
 
+def any_unseen(warehouse: Warehouse, files: list[LandedFile]) -> bool:
+    """Whether a landed file was never sighted under its name and size: a guess, not the test.
+
+    Only the content hash says whether a file is new (`prepare_source`); this guess from
+    the listing decides only whether to start loading the validator early.
+    """
+    seen = warehouse.query(
+        "select s.file_key, m.size_bytes from manifest_sightings s join manifest m using (file_hash)"
+    )
+    sighted = set(zip(seen["file_key"].to_list(), seen["size_bytes"].to_list(), strict=True))
+    return any((file.key, file.size) not in sighted for file in files)
+
+
 def code_version() -> str:
     """The git commit of a checkout, else the installed package's version."""
     try:
@@ -476,6 +492,8 @@ def nightly(config_path: str | None = None) -> RunSummary:
                 warehouse.query(_RETRYABLE, [version, settings_hash])["file_hash"].to_list()
             )
             known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list()) - retried
+            if retried or any_unseen(warehouse, files):
+                warm_up()  # a file will likely be validated: GX's import overlaps with the reading
             futures = [
                 prepare_source.submit(
                     mapping.id, by_folder.get(folder, []), landing, mapping,
@@ -491,10 +509,11 @@ def nightly(config_path: str | None = None) -> RunSummary:
                 write_data_docs, settings.home / "reports" / "validation", run_id,
                 [entry for item in prepared for entry in item.validation_results],
             )
-            store = ReidentificationStore(settings.secrets_dir)
-            for item in prepared:
-                if item.pseudonyms is not None:
-                    store.remember(item.pseudonyms)
+            pseudonyms = [item.pseudonyms for item in prepared if item.pseudonyms is not None]
+            if pseudonyms:  # one write of the store for all files (each write rewrites its index)
+                ReidentificationStore(settings.secrets_dir).remember(
+                    pl.concat(pseudonyms, how="vertical_relaxed").unique("pseudonym", keep="last", maintain_order=True)
+                )
             with failure_recorded(warehouse, run_id, "load", version, settings_hash), warehouse.transaction():
                 warehouse.execute(
                     "insert into runs (run_id, started_at, status, code_version, config_hash) values (?, ?, 'running', ?, ?)",
