@@ -259,6 +259,31 @@ def test_incident_ids_are_stable_and_never_reused(built) -> None:
             assert after[member] == number
 
 
+def test_incident_members_are_the_connected_components(tmp_path: Path) -> None:
+    # a chain four hops long: R1-C1, C1+C2 one group, R2 matched to C2 and C3, C3+C4 one group, R3-C4;
+    # a report matched into a cancelled crime's group; a crime with no group row; a rejected pair
+    warehouse, settings = Warehouse(Settings(home=tmp_path).warehouse_path), Settings(home=tmp_path)
+    warehouse.migrate()
+    add_cst(warehouse, [(f"R{i}", date(2026, 2, 10), "Threats", "street", "gmp") for i in range(1, 6)])
+    add_police(warehouse, [
+        (f"C{i}", "gmp", "Threats", datetime(2026, 2, 10, 21), None, "cancelled" if i == 6 else "confirmed")
+        for i in range(1, 9)
+    ])
+    links = [("R1", "C1", "matched"), ("R2", "C2", "matched"), ("R2", "C3", "matched"), ("R3", "C4", "matched"),
+             ("R4", "C6", "matched"), ("R5", "C8", "rejected")]
+    set_links(warehouse, links, [("C1", "P1"), ("C2", "P1"), ("C3", "P2"), ("C4", "P2"), ("C5", "P3"),
+                                 ("C6", "P3")])
+    with warehouse.transaction():
+        build_marts_now(warehouse, settings)
+    members = dict(frame(warehouse.con, "select member_key, incident_key from incident_members").iter_rows())
+    chain = ["r:R1", "r:R2", "r:R3", "c:C1", "c:C2", "c:C3", "c:C4"]
+    assert {members[m] for m in chain} == {"c:C1"}  # the smallest member key of the component
+    assert members["r:R4"] == members["c:C5"] == members["c:C6"] == "c:C5"
+    assert members["r:R5"] == "r:R5" and members["c:C7"] == "c:C7" and members["c:C8"] == "c:C8"
+    assert len(members) == 13
+    warehouse.close()
+
+
 def test_marts_wait_for_the_linkage_tables(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     with Warehouse(settings.warehouse_path) as warehouse:

@@ -10,6 +10,11 @@
 -- ignored when the incident is counted.
 -- incident_key is the smallest member key of the component: warehouse-internal,
 -- never published.
+-- how: a police group is one node (labelled with its smallest crime key), so
+-- only reports and groups joined by a matched pair are left to label: the
+-- smallest label spreads along the matched pairs until nothing changes
+-- (`using key`: each node keeps one label, the recursion only carries the
+-- nodes whose label fell). everything else is its own incident.
 
 with recursive
 
@@ -34,41 +39,31 @@ matched_pairs as (
     where link_pairs.status = 'matched'
 ),
 
-police_groups as (
-    select distinct
-        police_incident_groups.crime_key,
-        police_crimes.force_id,
-        police_incident_groups.police_incident_id
-    from police_incident_groups
-    inner join police_crimes on police_incident_groups.crime_key = police_crimes.crime_key
+crime_groups as (
+    select
+        police_crimes.crime_key,
+        coalesce(
+            'g:' || police_crimes.force_id || ':' || police_incident_groups.police_incident_id,
+            'c:' || police_crimes.crime_key
+        ) as group_node
+    from police_crimes
+    left join police_incident_groups on police_crimes.crime_key = police_incident_groups.crime_key
 ),
 
-member_nodes as (
+group_labels as (
     select
-        'r:' || report_key as member_key,
-        'cst' as member_source,
-        report_key,
-        cast(null as varchar) as crime_key
-    from cst_reports
-    union all
-    select
-        'c:' || crime_key as member_key,
-        'police' as member_source,
-        cast(null as varchar) as report_key,
-        crime_key
-    from police_crimes
+        group_node as node,
+        min('c:' || crime_key) as label
+    from crime_groups
+    group by group_node
 ),
 
 one_way_edges as (
     select
-        'r:' || report_key as from_node,
-        'c:' || crime_key as to_node
+        'r:' || matched_pairs.report_key as from_node,
+        crime_groups.group_node as to_node
     from matched_pairs
-    union all
-    select
-        'c:' || crime_key as from_node,
-        'g:' || force_id || ':' || police_incident_id as to_node
-    from police_groups
+    inner join crime_groups on matched_pairs.crime_key = crime_groups.crime_key
 ),
 
 edges as (
@@ -77,36 +72,54 @@ edges as (
     select to_node as from_node, from_node as to_node from one_way_edges
 ),
 
-reachable (node, start_node) as (
+linked_nodes as (
+    select distinct from_node as node from one_way_edges
+    union all
+    select distinct to_node as node from one_way_edges
+),
+
+linked_labels (node, label) using key (node) as (
     select
-        member_key as node,
-        member_key as start_node
-    from member_nodes
+        linked_nodes.node,
+        coalesce(group_labels.label, linked_nodes.node) as label
+    from linked_nodes
+    left join group_labels on linked_nodes.node = group_labels.node
     union
     select
         edges.to_node as node,
-        reachable.start_node
-    from reachable
-    inner join edges on reachable.node = edges.from_node
+        min(linked_labels.label) as label
+    from linked_labels
+    inner join edges on linked_labels.node = edges.from_node
+    inner join recurring.linked_labels as known on edges.to_node = known.node
+    group by edges.to_node, known.label
+    having min(linked_labels.label) < known.label
 ),
 
-components as (
-    select
-        node as member_key,
-        min(start_node) as incident_key
-    from reachable
-    group by node
+node_labels as (
+    select node, label from group_labels
+    anti join linked_labels on group_labels.node = linked_labels.node
+    union all
+    select node, label from linked_labels
 ),
 
 final as (
     select
-        components.incident_key,
-        member_nodes.member_key,
-        member_nodes.member_source,
-        member_nodes.report_key,
-        member_nodes.crime_key
-    from member_nodes
-    inner join components on member_nodes.member_key = components.member_key
+        coalesce(node_labels.label, 'r:' || cst_reports.report_key) as incident_key,
+        'r:' || cst_reports.report_key as member_key,
+        'cst' as member_source,
+        cst_reports.report_key,
+        cast(null as varchar) as crime_key
+    from cst_reports
+    left join node_labels on 'r:' || cst_reports.report_key = node_labels.node
+    union all
+    select
+        node_labels.label as incident_key,
+        'c:' || crime_groups.crime_key as member_key,
+        'police' as member_source,
+        cast(null as varchar) as report_key,
+        crime_groups.crime_key
+    from crime_groups
+    inner join node_labels on crime_groups.group_node = node_labels.node
 )
 
 select * from final
