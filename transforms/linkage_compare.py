@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import jellyfish
 import polars as pl
 
-from transforms.identity_tokens import BODY_TAG, CONTACT_TAGS, NAME_PART_TAG, WHOLE_NAME_TAG
+from transforms.identity_tokens import BODY_TAG, CONTACT_TAGS, NAME_PART_TAG, TAGS, WHOLE_NAME_TAG
 
 NULL_LEVEL = -1
 
@@ -148,6 +148,7 @@ def crime_ref_evidence(
     ).select(list(schema))
 
 
+TAG_BITS = {f"{tag}:": 1 << bit for bit, tag in enumerate(TAGS.values())}
 IDENTITY_SCHEMA = {
     "report_key": pl.String,
     "crime_key": pl.String,
@@ -156,6 +157,14 @@ IDENTITY_SCHEMA = {
     "identity_names_shared": pl.UInt32,
     "identity_comparable": pl.Boolean,
 }
+
+
+def _tag_mask(tokens: str) -> pl.Expr:
+    """The tags a record's tokens carry (`<tag>:<hash>`), one bit each."""
+    return (
+        pl.col(tokens).list.eval(pl.element().str.head(2).replace_strict(TAG_BITS, default=0, return_dtype=pl.Int64))
+        .list.unique().list.sum().fill_null(0)
+    )
 
 
 def identity_evidence(pairs: pl.DataFrame, cst: pl.DataFrame, police: pl.DataFrame) -> pl.DataFrame:
@@ -168,12 +177,18 @@ def identity_evidence(pairs: pl.DataFrame, cst: pl.DataFrame, police: pl.DataFra
     """
     if pairs.is_empty():
         return pl.DataFrame(schema=IDENTITY_SCHEMA)
-    # list intersections per pair (vectorised), not joins over the exploded tokens
+    # tags as bits once per record; token lists intersected only for the comparable pairs
+    # (vectorised per pair, not joins over the exploded tokens)
     frame = (
         pairs.select("report_key", "crime_key")
-        .join(cst.select("report_key", pl.col("identity_tokens").alias("l")), on="report_key", how="left")
-        .join(police.select("crime_key", pl.col("identity_tokens").alias("r")), on="crime_key", how="left")
-        .with_columns(pl.col("l").list.set_intersection(pl.col("r")).alias("shared"))
+        .join(cst.select("report_key", pl.col("identity_tokens").alias("l"), _tag_mask("identity_tokens").alias("l_tags")),
+              on="report_key", how="left")
+        .join(police.select("crime_key", pl.col("identity_tokens").alias("r"), _tag_mask("identity_tokens").alias("r_tags")),
+              on="crime_key", how="left")
+        .with_columns(((pl.col("l_tags") & pl.col("r_tags")).fill_null(0) != 0).alias("identity_comparable"))
+        .with_columns(
+            pl.when(pl.col("identity_comparable")).then(pl.col("l").list.set_intersection(pl.col("r"))).alias("shared")
+        )
     )
     shared = pl.col("shared").list.eval(pl.element().str.head(2))
 
@@ -189,11 +204,7 @@ def identity_evidence(pairs: pl.DataFrame, cst: pl.DataFrame, police: pl.DataFra
         # a whole name shared counts as (at least) two of its parts
         pl.when(count((WHOLE_NAME_TAG,)) > 0).then(pl.max_horizontal(parts, 2)).otherwise(parts)
         .cast(pl.UInt32).alias("identity_names_shared"),
-        (
-            pl.col("l").list.eval(pl.element().str.head(2)).list.set_intersection(
-                pl.col("r").list.eval(pl.element().str.head(2))
-            ).list.len().fill_null(0) > 0
-        ).alias("identity_comparable"),
+        "identity_comparable",
     )
 
 
