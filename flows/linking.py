@@ -234,6 +234,11 @@ def _rekeyed(frame: pl.DataFrame, column: str, mapping: pl.DataFrame, source: st
     )
 
 
+def _series_rekeyed(keys: pl.Series, mapping: pl.DataFrame, source: str, target: str) -> pl.Series:
+    """`_rekeyed` for a series of keys."""
+    return _rekeyed(keys.to_frame("key_"), "key_", mapping, source, target)["key_"].alias(keys.name)
+
+
 def _pair_rekeyed(
     frame: pl.DataFrame, report_ids: pl.DataFrame, crime_ids: pl.DataFrame, source: str, target: str
 ) -> pl.DataFrame:
@@ -391,13 +396,18 @@ def _incremental(
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
     token_frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
-    # 2. candidate pairs touching a changed record, scored with the stored model
+    # 2. candidate pairs touching a changed record, scored with the stored model; compared on
+    #    short stand-ins of the keys, as a full link is (a month-end night scores millions of pairs)
+    report_ids, crime_ids = _short_keys(cst["report_key"], "r"), _short_keys(police["crime_key"], "c")
+    cst = _rekeyed(cst, "report_key", report_ids, "key", "short")
+    police = _rekeyed(police, "crime_key", crime_ids, "key", "short")
     texts = narrative_model(cst, police, settings, idf=idf)
     vectors = comparison_vectors_for(
-        cst, police, settings, texts, changed_reports, changed_crimes, token_frequency
+        cst, police, settings, texts, _series_rekeyed(changed_reports, report_ids, "key", "short"),
+        _series_rekeyed(changed_crimes, crime_ids, "key", "short"), token_frequency,
     )
     summary.pairs_scored = vectors.height
-    new_pairs = _with_extras(score(vectors, model), settings)
+    new_pairs = _pair_rekeyed(_with_extras(score(vectors, model), settings), report_ids, crime_ids, "short", "key")
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
     _set_scope(warehouse, {"police_changed": changed_crimes})
