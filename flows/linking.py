@@ -181,24 +181,43 @@ def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, rep
     return changed["crime_key"]
 
 
-def _record_state(warehouse: Warehouse, run_id: str, reports: pl.Series | None, crimes: pl.Series | None) -> None:
+def _record_state(
+    warehouse: Warehouse, run_id: str, reports: pl.Series | None, crimes: pl.Series | None, floors: pl.DataFrame
+) -> None:
+    """Remember the versions linked (every record, or the changed ones) and the reports' narrative floors."""
+    columns = "(source, record_key, file_hash, source_row, linked_run_id)"
     if reports is None and crimes is None:
         warehouse.execute("delete from link_record_state")
         warehouse.execute(
-            "insert into link_record_state select 'cst', report_key, file_hash, source_row, ? from stg_cst_reports",
+            f"insert into link_record_state {columns} "
+            "select 'cst', report_key, file_hash, source_row, ? from stg_cst_reports",
             [run_id],
         )
         warehouse.execute(
-            "insert into link_record_state select 'police', crime_key, file_hash, source_row, ? from stg_police_crimes",
+            f"insert into link_record_state {columns} "
+            "select 'police', crime_key, file_hash, source_row, ? from stg_police_crimes",
             [run_id],
         )
-        return
-    _set_scope(
-        warehouse,
-        {"cst_changed": reports if reports is not None else pl.Series([], dtype=pl.String),
-         "police_changed": crimes if crimes is not None else pl.Series([], dtype=pl.String)},
+    else:
+        _set_scope(
+            warehouse,
+            {"cst_changed": reports if reports is not None else pl.Series([], dtype=pl.String),
+             "police_changed": crimes if crimes is not None else pl.Series([], dtype=pl.String)},
+        )
+        warehouse.execute(_sql("record_state_upsert"), [run_id, run_id])
+    if floors.height:
+        warehouse.execute("create temp table if not exists link_floors (report_key varchar, report_floor double)")
+        warehouse.execute("delete from link_floors")
+        warehouse.insert("link_floors", floors)
+        warehouse.execute(_sql("report_floors_update"))
+
+
+def _floors(vectors: pl.DataFrame) -> pl.DataFrame:
+    """(report_key, report_floor) of the reports whose pairs carry a narrative floor."""
+    return (
+        vectors.select("report_key", "report_floor").drop_nulls("report_floor")
+        .group_by("report_key").agg(pl.col("report_floor").max())
     )
-    warehouse.execute(_sql("record_state_upsert"), [run_id, run_id])
 
 
 def _log(warehouse: Warehouse, summary: LinkSummary, now: datetime) -> None:
@@ -267,6 +286,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     model, _ = fitted_model(vectors, settings, reviewed, groups)
     _store_model(warehouse, run_id, settings, model, idf, decisions.height, now)
     summary.pairs_scored = vectors.height
+    floors = _rekeyed(_floors(vectors), "report_key", report_ids, "short", "key")
     scored = score(vectors, model)
     del vectors
     resolved = resolved_pairs(
@@ -287,7 +307,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     warehouse.execute(_sql("token_index_rebuild"))
     if uses_identity_blocking(settings["blocking_rules"]):
         warehouse.execute(_sql("identity_token_index_add"))
-    _record_state(warehouse, run_id, None, None)
+    _record_state(warehouse, run_id, None, None, floors)
     summary.model_run_id = run_id
 
 
@@ -392,6 +412,7 @@ def _incremental(
     _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes})
     cst = _query(warehouse, _sql("cst_named"))
     police = _police_named(warehouse)
+    report_floors = _query(warehouse, _sql("report_floors")) if len(changed_crimes) else None
     # every pair touches a changed record, so the changed records' tokens are the only ones
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
@@ -405,8 +426,10 @@ def _incremental(
     vectors = comparison_vectors_for(
         cst, police, settings, texts, _series_rekeyed(changed_reports, report_ids, "key", "short"),
         _series_rekeyed(changed_crimes, crime_ids, "key", "short"), token_frequency,
+        report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
     )
     summary.pairs_scored = vectors.height
+    floors = _rekeyed(_floors(vectors), "report_key", report_ids, "short", "key")
     new_pairs = _pair_rekeyed(_with_extras(score(vectors, model), settings), report_ids, crime_ids, "short", "key")
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
@@ -484,7 +507,7 @@ def _incremental(
     )
     # 7. write only what changed: new or re-decided rows, and rows no longer held
     summary.pairs_written = _write_changes(warehouse, resolved, scope, held, replaced, model_run_id, now)
-    _record_state(warehouse, run_id, changed_reports, changed_crimes)
+    _record_state(warehouse, run_id, changed_reports, changed_crimes, floors)
     summary.model_run_id = model_run_id
 
 

@@ -37,6 +37,7 @@ import polars as pl
 from scipy import sparse
 
 from transforms.linkage_blocking import (
+    CANDIDATE_SCHEMA,
     TOKEN_RULE_KINDS,
     candidate_pairs,
     cst_blocking_frame,
@@ -226,8 +227,9 @@ def comparison_vectors_for(
     changed_crimes: pl.Series | None = None,
     token_frequency: pl.DataFrame | None = None,
     comparison_frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    report_floors: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Candidate pairs with their comparison vectors.
+    """Candidate pairs with their comparison vectors, and each pair's `report_floor`.
 
     `cst`/`police` are staging rows (the `stg_cst_reports`/`stg_police_crimes`
     shapes). With `changed_reports`/`changed_crimes` only pairs touching those
@@ -235,6 +237,11 @@ def comparison_vectors_for(
     frequency) then has to count every crime held, not just the given ones.
     `comparison_frames`: the (cst, police) comparison frames, when computed
     once for more records than these (a chunk of a larger run).
+    `report_floors` (`report_key`, `report_floor`, from the run that last
+    linked each report) bound the reports' own top-k among `changed_crimes`
+    (see `candidate_pairs`). A pair's `report_floor` is its report's floor
+    as found here, null where it cannot be (the report was not compared
+    with every crime it can meet: an unchanged report on a night of crimes).
     """
     max_range = int(settings.get("max_range_days", 31))
     cst_block = cst_blocking_frame(cst)
@@ -287,12 +294,13 @@ def comparison_vectors_for(
                     cst_identity,
                     None if police_identity is None
                     else police_identity.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
-                )
+                    report_floors,
+                ).with_columns(pl.lit(None, dtype=pl.Float64).alias("report_floor"))  # met tonight's crimes only
             )
         pairs = (
             pl.concat(found).unique(["report_key", "crime_key"], keep="first", maintain_order=True)
             if found
-            else pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String, "rule": pl.String})
+            else pl.DataFrame(schema=CANDIDATE_SCHEMA)
         )
     evidence = crime_ref_evidence(pairs, cst_tokens, police_tokens, token_frequency)
     indexed = pairs.join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left").join(

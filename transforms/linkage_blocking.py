@@ -41,6 +41,11 @@ from scipy import sparse
 from transforms.identity_tokens import PERSON_TAGS
 
 PAIR_SCHEMA = {"report_key": pl.String, "crime_key": pl.String, "rule": pl.String}
+FLOOR_SCHEMA = {"report_key": pl.String, "report_floor": pl.Float64}
+# candidate pairs carry their report's narrative floor (the no_place rule's k-th best cosine)
+CANDIDATE_SCHEMA = {**PAIR_SCHEMA, "report_floor": pl.Float64}
+# cosines recomputed from the same vectors agree to the last bits; a floor is compared with this room
+FLOOR_SLACK = 1e-9
 
 FINE_KEYS = ("postcode_sector", "street")
 # rules that pair records through shared keyed tokens (their window is checked after the join)
@@ -86,10 +91,6 @@ def police_blocking_frame(police: pl.DataFrame, max_range_days: int) -> pl.DataF
         pl.col("street").is_not_null().alias("has_street"),
         pl.col("postcode_district").is_null().alias("no_place"),
     )
-
-
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema=PAIR_SCHEMA)
 
 
 def _exploded_days(police: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
@@ -254,7 +255,7 @@ def _top_k(
     """For each group (rows, cols): every row's k most similar cols and every col's k_col most
     similar rows by narrative cosine, from one product per group.
 
-    Returns ([rows, cols], [rows, cols, cosines]) for the two directions.
+    Returns ([rows, cols, cosines], [rows, cols, cosines]) for the two directions.
     """
     by_row: list[tuple[np.ndarray, ...]] = []
     by_col: list[tuple[np.ndarray, ...]] = []
@@ -273,7 +274,7 @@ def _top_k(
         return np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=dtype)
 
     return (
-        [joined(by_row, 0, np.int64), joined(by_row, 1, np.int64)],
+        [joined(by_row, 0, np.int64), joined(by_row, 1, np.int64), joined(by_row, 2, np.float64)],
         [joined(by_col, 0, np.int64), joined(by_col, 1, np.int64), joined(by_col, 2, np.float64)],
     )
 
@@ -284,11 +285,18 @@ def _no_place_pairs(
     rule: Mapping,
     cst_vectors: sparse.csr_matrix | None,
     police_vectors: sparse.csr_matrix | None,
-) -> pl.DataFrame:
+    report_floors: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Same force and date window where either side has no place, pruned by narrative similarity.
 
     `cst_vectors`/`police_vectors` are L2-normalised narrative rows aligned with
     `cst`/`police` row order; without them every pair in the window is kept.
+    Returns the pairs and each report's floor (`report_key`, `report_floor`):
+    the k-th best cosine among the crimes it met, for a report that met k.
+    `report_floors` (the same shape, from an earlier run) holds a report's
+    own top-k to crimes at or above its floor: on a night that brings crimes
+    alone, a report's k best among tonight's crimes are not its k best among
+    all (see `candidate_pairs`).
     """
     keys = list(rule.get("keys", ["force_id"]))
     window = rule.get("window", [-3, 3])
@@ -298,6 +306,7 @@ def _no_place_pairs(
     police = police.with_row_index("col")
     days = _exploded_days(police.drop_nulls(keys).select("col", *keys, "f", "t", "no_place"), lo, hi)
     parts = []
+    floors: list[pl.DataFrame] = []
     # a report whose force is unknown competes with every force's crimes that day
     any_force = [pl.lit("*").alias(k) for k in keys]
     cst = cst.with_columns(pl.col(k).fill_null("*") for k in keys)
@@ -324,7 +333,22 @@ def _no_place_pairs(
             # reports over all the days its range covers (a crime sits in several day groups)
             min_cosine = float(rule.get("min_cosine", 0.0))
             k_crime = int(rule.get("narrative_top_k_crime", k))
-            (r1, c1), (r2, c2, s2) = _top_k(groups, cst_vectors, police_vectors, k, k_crime, min_cosine)
+            (r1, c1, s1), (r2, c2, s2) = _top_k(groups, cst_vectors, police_vectors, k, k_crime, min_cosine)
+            per_report = pl.DataFrame(
+                {"row": r1, "col": c1, "cosine": s1},
+                schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64},
+            )
+            # a report met k crimes: the k-th best is its floor (a later crime must beat it)
+            floors.append(
+                per_report.group_by("row").agg(pl.len().alias("n"), pl.col("cosine").min().alias("report_floor"))
+                .filter(pl.col("n") >= k).select("row", "report_floor")
+            )
+            if report_floors is not None:
+                # the floor a report held before, with a hair of room for rounding
+                per_report = per_report.join(
+                    cst.select(pl.col("row").cast(pl.UInt32), "report_key").join(report_floors, on="report_key"),
+                    on="row", how="left",
+                ).filter(pl.col("report_floor").is_null() | (pl.col("cosine") >= pl.col("report_floor") - FLOOR_SLACK))
             per_crime = (
                 pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
                 .unique(["row", "col"])
@@ -333,18 +357,21 @@ def _no_place_pairs(
                 .head(k_crime)
                 .select("row", "col")
             )
-            pairs = pl.concat(
-                [pl.DataFrame({"row": r1, "col": c1}, schema={"row": pl.UInt32, "col": pl.UInt32}), per_crime]
-            )
+            pairs = pl.concat([per_report.select("row", "col"), per_crime])
         parts.append(pairs)
+    report_keys = cst.select(pl.col("row").cast(pl.UInt32), "report_key")
+    floor_frame = (
+        pl.concat(floors).join(report_keys, on="row").select("report_key", "report_floor")
+        if floors else pl.DataFrame(schema=FLOOR_SCHEMA)
+    )
     if not parts:
-        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String})
+        return pl.DataFrame(schema={"report_key": pl.String, "crime_key": pl.String}), floor_frame
     rows = pl.concat([p.select(pl.col("row").cast(pl.UInt32), pl.col("col").cast(pl.UInt32)) for p in parts]).unique()
     return (
-        rows.join(cst.select(pl.col("row").cast(pl.UInt32), "report_key"), on="row")
+        rows.join(report_keys, on="row")
         .join(police.select(pl.col("col").cast(pl.UInt32), "crime_key"), on="col")
         .select("report_key", "crime_key")
-    )
+    ), floor_frame
 
 
 def candidate_pairs(
@@ -358,15 +385,25 @@ def candidate_pairs(
     police_vectors: sparse.csr_matrix | None = None,
     cst_identity: pl.DataFrame | None = None,
     police_identity: pl.DataFrame | None = None,
+    report_floors: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Union of every rule's pairs: report_key, crime_key, rule (the first rule that found it).
+    """Union of every rule's pairs: report_key, crime_key, rule (the first rule that found it),
+    and report_floor (the report's narrative floor, when the no_place rule found it one).
 
     `cst`/`police` are `cst_blocking_frame`/`police_blocking_frame` outputs.
     Token frames are long (`report_key`/`crime_key`, `token`): crime-number
     tokens (`cst_tokens`, `police_tokens`) and identity tokens (`*_identity`);
     `token_frequency` is (`token`, `frequency` = crimes holding it), for both kinds.
+    `report_floors` (`report_key`, `report_floor`): the floors of an earlier
+    run, for `police` that are only some of the crimes the reports can meet
+    (an incremental night's changed crimes): a report then takes a crime as
+    one of its k most similar only at or above its floor. Floors only rise as
+    crimes arrive, so an earlier floor admits a superset of what tonight's
+    would; without one, a report would take its k best of tonight's crimes
+    however poor (a month-end night brought 1.5M such pairs at 100x).
     """
     found = []
+    floors = pl.DataFrame(schema=FLOOR_SCHEMA)
     for rule in rules:
         kind = rule["kind"]
         if kind == "place_date":
@@ -374,7 +411,8 @@ def candidate_pairs(
         elif kind == "late_report":
             pairs = _late_report_pairs(cst, police, rule)
         elif kind == "no_place":
-            pairs = _no_place_pairs(cst, police, rule, cst_vectors, police_vectors)
+            pairs, rule_floors = _no_place_pairs(cst, police, rule, cst_vectors, police_vectors, report_floors)
+            floors = pl.concat([floors, rule_floors]).group_by("report_key").agg(pl.col("report_floor").max())
         elif kind == "crime_ref":
             if cst_tokens is None or police_tokens is None or token_frequency is None:
                 continue
@@ -387,8 +425,11 @@ def candidate_pairs(
             raise ValueError(f"unknown blocking rule kind: {kind}")
         found.append(pairs.with_columns(pl.lit(rule["name"]).alias("rule")))
     if not found:
-        return _empty()
-    return pl.concat(found).unique(["report_key", "crime_key"], keep="first", maintain_order=True)
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    return (
+        pl.concat(found).unique(["report_key", "crime_key"], keep="first", maintain_order=True)
+        .join(floors, on="report_key", how="left", maintain_order="left")
+    )
 
 
 def token_frequencies(police_tokens: pl.DataFrame) -> pl.DataFrame:

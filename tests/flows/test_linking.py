@@ -67,6 +67,14 @@ def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def floors(warehouse: Warehouse) -> dict[str, float]:
+    """report_key -> narrative floor, as link_record_state holds them."""
+    return dict(_query(
+        warehouse,
+        "select record_key, no_place_floor from link_record_state where source = 'cst' and no_place_floor is not null",
+    ).iter_rows())
+
+
 def components(pairs: pl.DataFrame, min_probability: float) -> pl.DataFrame:
     """Connected components of the (report, group) graph over edges at or above `min_probability`
     (or decided): report_key/police_incident_id -> component id, as `node`, `component`.
@@ -141,6 +149,26 @@ def test_one_new_day_is_linked_incrementally_and_nothing_else_moves(tmp_path, da
         pl.col("status") == pl.col("status_right")
     ).height
     assert agree / full.filter(pl.col("status") != "rejected").height > 0.97
+
+
+def test_a_nights_reports_get_narrative_floors_and_the_others_keep_theirs(tmp_path, data, night):
+    settings = linkage_settings()
+    for rule in settings["blocking_rules"]:
+        if rule["kind"] == "no_place":
+            rule["narrative_top_k"] = 2  # small data: few reports meet ten crimes in a day
+    with warehouse_with(tmp_path / "w.duckdb", data, exclude=night) as warehouse:
+        link(warehouse, "before", settings=settings)
+        floors_before = floors(warehouse)
+        assert floors_before  # reports that met k crimes under the no_place rule have a narrative floor
+        new_reports = set(pl.read_parquet(data / "cst_v.parquet").filter(pl.col("ingest_seq").is_in(night))["report_key"])
+        for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+            with warehouse.transaction():
+                warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
+        assert link(warehouse, "night", settings=settings).mode == "incremental"
+        floors_after = floors(warehouse)
+    assert {r for r in floors_after if r in new_reports}
+    kept = {r: f for r, f in floors_before.items() if r not in new_reports}
+    assert {r: f for r, f in floors_after.items() if r not in new_reports} == kept
 
 
 def _new_version(data: Path, crime_key: str, **changes) -> pl.DataFrame:

@@ -542,6 +542,40 @@ def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
     assert pairs_of(vectors(c, p, only_online)) == {("R1", "P1"), ("R2", "P2"), ("R1", "P3")}
 
 
+def test_a_reports_floor_keeps_a_night_of_crimes_from_pairing_it_with_their_best(settings):
+    # k = 1: R1's floor is its cosine with P1, R2's with P2. A night brings P4 alone, a phone call:
+    # its nearest report R2 takes it (the crime's own top-k); R1's best of that night is P4 too, but
+    # far below R1's floor, so the floor keeps (R1, P4) out
+    rule = {"name": "no_place", "kind": "no_place", "keys": ["force_id"], "window": [-3, 3],
+            "narrative_top_k": 1, "narrative_top_k_crime": 1, "min_cosine": 0.0}
+    only_online = {**settings, "blocking_rules": [rule]}
+    online = {"incident_date": date(2026, 3, 1), "method": "online", "location_type": "online"}
+    c = cst(
+        {"report_key": "R1", **online, "description_redacted": "antisemitic messages on instagram about the synagogue"},
+        {"report_key": "R2", **online, "description_redacted": "a threatening phone call to the school office"},
+    )
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 9),
+         "summary_redacted": "ANTISEMITIC MESSAGES ON INSTAGRAM ABOUT THE SYNAGOGUE"},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 10),
+         "summary_redacted": "THREATENING PHONE CALL TO SCHOOL OFFICE"},
+    )
+    full = vectors(c, p, only_online)
+    floors = full.select("report_key", "report_floor").unique().sort("report_key")
+    cosine = dict(zip(zip(full["report_key"], full["crime_key"], strict=True), full["narrative_cosine"], strict=True))
+    assert floors["report_key"].to_list() == ["R1", "R2"]
+    assert floors["report_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
+    night_crimes = pl.concat([p, police({"crime_key": "P4", "occurred_from": datetime(2026, 3, 1, 12),
+                                         "summary_redacted": "PHONE CALL THREATENING THE SYNAGOGUE"})])
+    texts = narrative_model(c, night_crimes, only_online)
+    tonight = pl.Series(["P4"])
+    unbounded = comparison_vectors_for(c, night_crimes, only_online, texts, changed_crimes=tonight)
+    bounded = comparison_vectors_for(c, night_crimes, only_online, texts, changed_crimes=tonight, report_floors=floors)
+    assert pairs_of(unbounded) == {("R1", "P4"), ("R2", "P4")}
+    assert pairs_of(bounded) == {("R2", "P4")}
+    assert bounded["report_floor"].is_null().all()  # unchanged reports met tonight's crimes only: no new floor
+
+
 def test_a_pairs_narrative_cosine_is_that_of_its_two_narratives(settings):
     from transforms.linkage_text import pair_cosines
 
