@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import logging
 import subprocess
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -468,6 +469,7 @@ def nightly(config_path: str | None = None) -> RunSummary:
     settings: Settings = load_settings(Path(config_path) if config_path else None)
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     docs: Future | None = None
+    warming: threading.Thread | None = None
     with (
         run_lock(settings.home, holder=str(prefect_flow_run.id or "")) as lock,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as reports,
@@ -493,7 +495,8 @@ def nightly(config_path: str | None = None) -> RunSummary:
             )
             known = frozenset(warehouse.query("select file_hash from manifest")["file_hash"].to_list()) - retried
             if retried or any_unseen(warehouse, files):
-                warm_up()  # a file will likely be validated: GX's import overlaps with the reading
+                # a file will likely be validated: GX's import overlaps with the reading
+                warming = warm_up()
             futures = [
                 prepare_source.submit(
                     mapping.id, by_folder.get(folder, []), landing, mapping,
@@ -548,4 +551,6 @@ def nightly(config_path: str | None = None) -> RunSummary:
         logger.warning("file in a folder no source is configured for: %s", key_name)
     create_markdown_artifact(markdown=summary_markdown(summary), key="nightly-summary")
     create_run_artifacts(ledger)
+    if warming is not None:
+        warming.join()  # a guess that found only renamed resends: let the import end before the process does
     return summary

@@ -521,12 +521,10 @@ def test_the_channel_first_in_the_settings_wins_whatever_the_text_names_first(se
     assert found == ["twitter", "whatsapp", None]
 
 
-def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
-    # k = 1 both ways: R1's nearest is P1, R2's is P2; P3 is nearest to R1 but not R1's nearest,
-    # so only the crime-side top-k brings (R1, P3) in
+def online_corpus(settings: dict) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
+    """Settings with only the no_place rule (k = 1 both ways); two online reports, two crimes told alike."""
     rule = {"name": "no_place", "kind": "no_place", "keys": ["force_id"], "window": [-3, 3],
             "narrative_top_k": 1, "narrative_top_k_crime": 1, "min_cosine": 0.0}
-    only_online = {**settings, "blocking_rules": [rule]}
     online = {"incident_date": date(2026, 3, 1), "method": "online", "location_type": "online"}
     c = cst(
         {"report_key": "R1", **online, "description_redacted": "antisemitic messages on instagram about the synagogue"},
@@ -537,8 +535,16 @@ def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
          "summary_redacted": "ANTISEMITIC MESSAGES ON INSTAGRAM ABOUT THE SYNAGOGUE"},
         {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 10),
          "summary_redacted": "THREATENING PHONE CALL TO SCHOOL OFFICE"},
-        {"crime_key": "P3", "occurred_from": datetime(2026, 3, 2, 10), "summary_redacted": "MESSAGES ABOUT SYNAGOGUE"},
     )
+    return {**settings, "blocking_rules": [rule]}, c, p
+
+
+def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
+    # k = 1 both ways: R1's nearest is P1, R2's is P2; P3 is nearest to R1 but not R1's nearest,
+    # so only the crime-side top-k brings (R1, P3) in
+    only_online, c, p = online_corpus(settings)
+    p = pl.concat([p, police({"crime_key": "P3", "occurred_from": datetime(2026, 3, 2, 10),
+                              "summary_redacted": "MESSAGES ABOUT SYNAGOGUE"})])
     assert pairs_of(vectors(c, p, only_online)) == {("R1", "P1"), ("R2", "P2"), ("R1", "P3")}
 
 
@@ -546,20 +552,7 @@ def test_a_reports_floor_keeps_a_night_of_crimes_from_pairing_it_with_their_best
     # k = 1: R1's floor is its cosine with P1, R2's with P2. A night brings P4 alone, a phone call:
     # its nearest report R2 takes it (the crime's own top-k); R1's best of that night is P4 too, but
     # far below R1's floor, so the floor keeps (R1, P4) out
-    rule = {"name": "no_place", "kind": "no_place", "keys": ["force_id"], "window": [-3, 3],
-            "narrative_top_k": 1, "narrative_top_k_crime": 1, "min_cosine": 0.0}
-    only_online = {**settings, "blocking_rules": [rule]}
-    online = {"incident_date": date(2026, 3, 1), "method": "online", "location_type": "online"}
-    c = cst(
-        {"report_key": "R1", **online, "description_redacted": "antisemitic messages on instagram about the synagogue"},
-        {"report_key": "R2", **online, "description_redacted": "a threatening phone call to the school office"},
-    )
-    p = police(
-        {"crime_key": "P1", "occurred_from": datetime(2026, 3, 1, 9),
-         "summary_redacted": "ANTISEMITIC MESSAGES ON INSTAGRAM ABOUT THE SYNAGOGUE"},
-        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 1, 10),
-         "summary_redacted": "THREATENING PHONE CALL TO SCHOOL OFFICE"},
-    )
+    only_online, c, p = online_corpus(settings)
     full = vectors(c, p, only_online)
     floors = full.select("report_key", "report_floor").unique().sort("report_key")
     cosine = dict(zip(zip(full["report_key"], full["crime_key"], strict=True), full["narrative_cosine"], strict=True))
