@@ -8,8 +8,9 @@ and `link_runs`, all inside the run's transaction.
 Two modes:
 
 - **full**: every record is (re)linked and the model is (re)trained - the first
-  run, a changed `linkage_settings.json`, `--relink`, or enough new review
-  decisions since the last training (`training.retrain_after_new_reviews`):
+  run, a changed `linkage_settings.json` (e.g. a new `settings_version`),
+  `link_warehouse(full=True)`, or enough new review decisions since the last
+  training (`training.retrain_after_new_reviews`):
   ECM first, then logistic regression once enough pairs are reviewed;
 - **incremental** (a normal night): only records whose latest version
   (file_hash, source_row) differs from the one last linked are compared,
