@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,17 +73,6 @@ class LinkSummary:
     seconds: float = 0.0
 
 
-def _query(warehouse: Warehouse, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
-    """`Warehouse.query`, tolerating DuckDB 2.0.1, whose connections lost `.pl()`."""
-    try:
-        return warehouse.query(sql, params)
-    except AttributeError:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            table = warehouse.con.execute(sql, params or []).to_arrow_table()
-        return pl.from_arrow(table)  # type: ignore[return-value]
-
-
 def _sql(name: str) -> str:
     return sql_file(f"linkage/{name}.sql")
 
@@ -96,7 +84,7 @@ def _empty_decisions() -> pl.DataFrame:
 
 
 def _decisions(warehouse: Warehouse) -> pl.DataFrame:
-    frame = _query(warehouse, _sql("latest_decisions"))
+    frame = warehouse.query(_sql("latest_decisions"))
     if frame.is_empty():
         return _empty_decisions()
     return frame.with_columns(pl.col("decided_at").cast(pl.Datetime("us")))
@@ -116,8 +104,8 @@ def _set_scope(warehouse: Warehouse, keys: dict[str, pl.Series], tokens: pl.Seri
 
 def _police_named(warehouse: Warehouse) -> pl.DataFrame:
     """The crimes of link_scope_keys 'police', with the tokens of those also named 'police_tokens'."""
-    rows = _query(warehouse, _sql("police_named"))
-    tokens = _query(warehouse, _sql("police_tokens_named"))
+    rows = warehouse.query(_sql("police_named"))
+    tokens = warehouse.query(_sql("police_tokens_named"))
     return rows.join(tokens, on="crime_key", how="left", maintain_order="left")
 
 
@@ -163,10 +151,10 @@ def _write_pairs(
 def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, replace_all: bool) -> pl.Series:
     """Store the groups; returns the crimes whose group changed."""
     if replace_all:
-        stored = _query(warehouse, "select crime_key, police_incident_id from police_incident_groups")
+        stored = warehouse.query("select crime_key, police_incident_id from police_incident_groups")
     else:
         _set_scope(warehouse, {"police": groups["crime_key"]})
-        stored = _query(warehouse, _sql("groups_of_crimes"))
+        stored = warehouse.query(_sql("groups_of_crimes"))
     changed = groups.join(stored, on=["crime_key", "police_incident_id"], how="anti")
     if replace_all:
         warehouse.execute("delete from police_incident_groups")
@@ -268,8 +256,8 @@ def _pair_rekeyed(
 
 def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime) -> None:
     _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
-    cst = _query(warehouse, _sql("cst_in_scope"))
-    police = _query(warehouse, _sql("police_in_scope"))
+    cst = warehouse.query(_sql("cst_in_scope"))
+    police = warehouse.query(_sql("police_in_scope"))
     decisions = _decisions(warehouse)
     stored_groups = police_incident_groups(police, settings)
     # Linked on short stand-ins of the keys (same order, so the same ties broken the same way);
@@ -329,7 +317,7 @@ def _near_windows(settings: dict) -> dict[str, int]:
 
 def _held_touching(warehouse: Warehouse, reports: pl.Series, crimes: pl.Series, groups: pl.Series) -> pl.DataFrame:
     _set_scope(warehouse, {"cst": reports, "police": crimes, "group": groups})
-    return _query(warehouse, _sql("held_pairs_touching"))
+    return warehouse.query(_sql("held_pairs_touching"))
 
 
 def _with_group(frame: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
@@ -364,22 +352,20 @@ def _incremental(
 ) -> None:
     model = FittedModel.from_dict(json.loads(model_row["parameters_json"]))
     model_run_id = model_row["run_id"]
-    idf = _query(warehouse, "select term, idf from link_model_idf where model_run_id = ? order by term", [model_run_id])
+    idf = warehouse.query("select term, idf from link_model_idf where model_run_id = ? order by term", [model_run_id])
     review_t = float(settings["thresholds"]["review"])
     # 1. the records a night's changes can pair with: a place in common and dates within reach
     #    (equality joins in DuckDB: the work follows the night, not the warehouse), or a shared
     #    crime-number token
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
-    near = _query(
-        warehouse,
-        _sql("records_near_changes"),
+    near = warehouse.query(_sql("records_near_changes"),
         {"before": SCOPE_DAYS_BEFORE, "after": SCOPE_DAYS_AFTER, **_near_windows(settings),
          "max_range": int(settings.get("max_range_days", 31))},
     )
     police_scope = near.filter(pl.col("source") == "police")["record_key"]
     cst_scope = near.filter(pl.col("source") == "cst")["record_key"]
     _set_scope(warehouse, {"cst": changed_reports, "police": changed_crimes, "police_tokens": changed_crimes})
-    changed_cst_rows = _query(warehouse, _sql("cst_named"))
+    changed_cst_rows = warehouse.query(_sql("cst_named"))
     changed_police_rows = _police_named(warehouse)
     # keep the token indexes current: a changed record's old tokens out, its latest version's in
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
@@ -397,27 +383,27 @@ def _incremental(
         warehouse.insert("link_cited_tokens", pl.concat([cited_refs, cited_identity]))
         # a name or contact reaches the records that share it only where it is rare (the identity rule)
         _set_scope(warehouse, {}, pl.concat([crime_identity["token"], cited_identity["token"]]))
-        frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
+        frequency = warehouse.query(_sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
         rare = identity_rule_tokens(frequency, settings["blocking_rules"])["token"].implode()
         cited = pl.concat([cited, cited_identity.filter(pl.col("token").is_in(rare))["token"]])
         held_tokens = pl.concat([held_tokens, crime_identity.filter(pl.col("token").is_in(rare))["token"]])
     _set_scope(warehouse, {}, cited)
     # the crimes whose tokens a pair can share: a changed report's cited ones, or a changed crime's own
-    token_crimes = pl.concat([_query(warehouse, _sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])
+    token_crimes = pl.concat([warehouse.query(_sql("crimes_sharing_tokens"))["crime_key"], changed_crimes])
     police_scope = pl.concat([police_scope, token_crimes])
     _set_scope(warehouse, {}, held_tokens)
-    cst_scope = pl.concat([cst_scope, _query(warehouse, _sql("reports_sharing_tokens"))["report_key"], changed_reports])
+    cst_scope = pl.concat([cst_scope, warehouse.query(_sql("reports_sharing_tokens"))["report_key"], changed_reports])
     decided = new_decisions
     cst_scope = pl.concat([cst_scope, decided["report_key"]]).unique()
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
     _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes})
-    cst = _query(warehouse, _sql("cst_named"))
+    cst = warehouse.query(_sql("cst_named"))
     police = _police_named(warehouse)
-    report_floors = _query(warehouse, _sql("report_floors")) if len(changed_crimes) else None
+    report_floors = warehouse.query(_sql("report_floors")) if len(changed_crimes) else None
     # every pair touches a changed record, so the changed records' tokens are the only ones
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
-    token_frequency = _query(warehouse, _sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
+    token_frequency = warehouse.query(_sql("scope_token_frequency")).with_columns(pl.col("frequency").cast(pl.Int64))
     # 2. candidate pairs touching a changed record, scored with the stored model; compared on
     #    short stand-ins of the keys, as a full link is (a month-end night scores millions of pairs)
     report_ids, crime_ids = _short_keys(cst["report_key"], "r"), _short_keys(police["crime_key"], "c")
@@ -435,7 +421,7 @@ def _incremental(
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
     _set_scope(warehouse, {"police_changed": changed_crimes})
-    block_police = _query(warehouse, _sql("police_in_changed_blocks"))
+    block_police = warehouse.query(_sql("police_in_changed_blocks"))
     regrouped = (
         _write_groups(warehouse, police_incident_groups(block_police, settings), now, replace_all=False)
         if block_police.height
@@ -446,7 +432,7 @@ def _incremental(
     #    direct competitors: every pair of a node those pairs can assign
     decision_crimes = pl.concat([decisions["crime_key"], decided["crime_key"]]).unique()
     _set_scope(warehouse, {"police": pl.concat([changed_crimes, regrouped, new_pairs["crime_key"], decision_crimes])})
-    groups = _query(warehouse, _sql("groups_of_crimes"))
+    groups = warehouse.query(_sql("groups_of_crimes"))
     n1_reports = pl.concat([changed_reports, decided["report_key"]]).unique()
     n1_crimes = pl.concat([changed_crimes, regrouped, decided["crime_key"]]).unique()
     n1_groups = _with_group(pl.DataFrame({"crime_key": n1_crimes}), groups)["group_id"]
@@ -497,7 +483,7 @@ def _incremental(
     ).select(decisions.columns)
     crimes = pl.concat([scope["crime_key"], scope_decisions["crime_key"]]).unique()
     _set_scope(warehouse, {"police": crimes})
-    status = _query(warehouse, _sql("police_status_of_pairs"))
+    status = warehouse.query(_sql("police_status_of_pairs"))
     group_map = pl.concat([
         scope.select("crime_key", pl.col("group_id").alias("police_incident_id")),
         decision_groups.select("crime_key", pl.col("group_id").alias("police_incident_id")),
@@ -549,7 +535,7 @@ def link_warehouse(
     settings = settings or linkage_settings()
     now = now or datetime.now()
     summary = LinkSummary(run_id, "full" if full else "incremental")
-    latest = _query(warehouse, _sql("latest_model_run"))
+    latest = warehouse.query(_sql("latest_model_run"))
     model_row = latest.row(0, named=True) if latest.height else None
     decisions = _decisions(warehouse)
     retrain_after = int(settings.get("training", {}).get("retrain_after_new_reviews", 25))
@@ -562,8 +548,8 @@ def link_warehouse(
         summary.mode = "full"
         _full(warehouse, run_id, settings, summary, now)
     else:
-        changed_reports = _query(warehouse, _sql("changed_reports"))["report_key"]
-        changed_crimes = _query(warehouse, _sql("changed_crimes"))["crime_key"]
+        changed_reports = warehouse.query(_sql("changed_reports"))["report_key"]
+        changed_crimes = warehouse.query(_sql("changed_crimes"))["crime_key"]
         last = warehouse.scalar("select max(finished_at) from link_runs")
         new_decisions = decisions.filter(pl.col("decided_at") > (last or datetime.min)) if last else decisions
         summary.changed_reports, summary.changed_crimes = len(changed_reports), len(changed_crimes)
@@ -576,7 +562,7 @@ def link_warehouse(
                 warehouse, run_id, settings, model_row, changed_reports, changed_crimes,
                 decisions, new_decisions, summary, now,
             )
-    counts = dict(_query(warehouse, "select status, count(*) as n from link_pairs group by status").iter_rows())
+    counts = dict(warehouse.query("select status, count(*) as n from link_pairs group by status").iter_rows())
     summary.matched, summary.review = int(counts.get("matched", 0)), int(counts.get("review", 0))
     summary.seconds = time.perf_counter() - started
     _log(warehouse, summary, now + timedelta(microseconds=1))

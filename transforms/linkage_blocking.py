@@ -304,6 +304,7 @@ def _no_place_pairs(
     k = int(rule.get("narrative_top_k", 0))
     cst = cst.with_row_index("row")
     police = police.with_row_index("col")
+    report_keys = cst.select(pl.col("row").cast(pl.UInt32), "report_key")
     days = _exploded_days(police.drop_nulls(keys).select("col", *keys, "f", "t", "no_place"), lo, hi)
     parts = []
     floors: list[pl.DataFrame] = []
@@ -346,8 +347,7 @@ def _no_place_pairs(
             if report_floors is not None:
                 # the floor a report held before, with a hair of room for rounding
                 per_report = per_report.join(
-                    cst.select(pl.col("row").cast(pl.UInt32), "report_key").join(report_floors, on="report_key"),
-                    on="row", how="left",
+                    report_keys.join(report_floors, on="report_key"), on="row", how="left",
                 ).filter(pl.col("report_floor").is_null() | (pl.col("cosine") >= pl.col("report_floor") - FLOOR_SLACK))
             per_crime = (
                 pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
@@ -359,7 +359,6 @@ def _no_place_pairs(
             )
             pairs = pl.concat([per_report.select("row", "col"), per_crime])
         parts.append(pairs)
-    report_keys = cst.select(pl.col("row").cast(pl.UInt32), "report_key")
     floor_frame = (
         pl.concat(floors).join(report_keys, on="row").select("report_key", "report_floor")
         if floors else pl.DataFrame(schema=FLOOR_SCHEMA)

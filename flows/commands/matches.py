@@ -46,7 +46,6 @@ def matches_frame(pairs: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.DataFrame
 
 def cmd_matches(args: argparse.Namespace) -> int:
     from flows.config import load_settings
-    from flows.linking import _query
     from flows.secrets import ReidentificationStore
     from transforms.spreadsheet_safety import spreadsheet_safe
     from warehouse.run import Warehouse
@@ -56,7 +55,7 @@ def cmd_matches(args: argparse.Namespace) -> int:
         print("no warehouse yet: run `incidents nightly` first", file=sys.stderr)
         return 1
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
-        pairs = _query(warehouse, "select report_key, crime_key, force_id, match_probability, status from link_pairs")
+        pairs = warehouse.query("select report_key, crime_key, force_id, match_probability, status from link_pairs")
     out, missing = matches_frame(pairs, ReidentificationStore(settings.secrets_dir).lookup())
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

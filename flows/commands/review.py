@@ -48,9 +48,8 @@ def pair_id(report_key: str, crime_key: str) -> str:
 
 
 def _queue(warehouse: Any, where: str = "where l.status = 'review'", params: list | None = None) -> pl.DataFrame:
-    from flows.linking import _query
 
-    frame = _query(warehouse, QUEUE_SQL + where + " order by l.match_probability desc, l.report_key, l.crime_key", params)
+    frame = warehouse.query(QUEUE_SQL + where + " order by l.match_probability desc, l.report_key, l.crime_key", params)
     return frame.with_columns(
         pl.struct("report_key", "crime_key")
         .map_elements(lambda r: pair_id(r["report_key"], r["crime_key"]), return_dtype=pl.String)
@@ -68,10 +67,9 @@ def _find(warehouse: Any, pair: str) -> dict | None:
 
 
 def _model(warehouse: Any) -> tuple[dict, Any]:
-    from flows.linking import _query
     from transforms.linkage_model import FittedModel
 
-    latest = _query(warehouse, "select settings_json, parameters_json from link_model_runs order by created_at desc limit 1")
+    latest = warehouse.query("select settings_json, parameters_json from link_model_runs order by created_at desc limit 1")
     if latest.is_empty():
         return {}, None
     row = latest.row(0, named=True)

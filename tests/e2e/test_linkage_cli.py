@@ -11,7 +11,7 @@ from benchmarks.linkage import prepared_data
 from flows.cli import main
 from flows.commands.review import pair_id
 from flows.config import load_settings
-from flows.linking import _query, link_warehouse
+from flows.linking import link_warehouse
 from flows.secrets import ReidentificationStore
 from warehouse.run import Warehouse
 
@@ -41,14 +41,14 @@ def test_matches_exports_every_held_pair_with_the_original_refs(home, tmp_path, 
     assert set(frame["status"].unique()) <= {"matched", "review", "rejected"}
     assert frame["cst_ref"].str.starts_with("CST/").all()
     with Warehouse(home / "warehouse.duckdb", read_only=True) as warehouse:
-        held = _query(warehouse, "select count(*) as n from link_pairs").item()
+        held = warehouse.query("select count(*) as n from link_pairs").item()
     assert frame.height == held
     assert "pairs written" in capsys.readouterr().out
 
 
 def test_review_list_show_accept_reject(home, capsys):
     with Warehouse(home / "warehouse.duckdb", read_only=True) as warehouse:
-        held = _query(warehouse, "select report_key, crime_key, status, reason from link_pairs order by match_probability desc")
+        held = warehouse.query("select report_key, crime_key, status, reason from link_pairs order by match_probability desc")
     matched = held.filter(pl.col("status") == "matched").row(0, named=True)
     # a cancelled crime's pair stays void whatever the reviewer says: take a live crime's
     other = held.filter((pl.col("status") == "rejected") & (pl.col("reason") != "cancelled")).row(0, named=True)
@@ -59,8 +59,8 @@ def test_review_list_show_accept_reject(home, capsys):
     assert "CST narrative" in shown and "evidence for" in shown and "Police narrative" in shown
     assert main(["review", "--reject", first, "--accept", second, "--note", "checked", "--reviewer", "t"]) == 0
     with Warehouse(home / "warehouse.duckdb", read_only=True) as warehouse:
-        decided = _query(warehouse, "select report_key, crime_key, status, decided_by from link_pairs where decided_by = 'review'")
-        stored = _query(warehouse, "select decision, reviewer, note from review_decisions order by decision")
+        decided = warehouse.query("select report_key, crime_key, status, decided_by from link_pairs where decided_by = 'review'")
+        stored = warehouse.query("select decision, reviewer, note from review_decisions order by decision")
     assert decided.height == 2 and set(decided["status"]) == {"matched", "rejected"}
     assert stored.rows() == [("accept", "t", "checked"), ("reject", "t", "checked")]
     assert main(["review", "--accept", "nosuchpair"]) == 1

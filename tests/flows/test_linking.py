@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
-from flows.linking import _query, _rekeyed, _short_keys, link_records, link_warehouse
+from flows.linking import _rekeyed, _short_keys, link_records, link_warehouse
 from transforms.linkage import linkage_settings
 from warehouse.run import Warehouse
 
@@ -53,7 +53,7 @@ def link(warehouse: Warehouse, run_id: str, full: bool = False, settings: dict |
 
 
 def pairs(warehouse: Warehouse) -> pl.DataFrame:
-    return _query(warehouse, "select * from link_pairs order by report_key, crime_key")
+    return warehouse.query("select * from link_pairs order by report_key, crime_key")
 
 
 def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
@@ -69,9 +69,7 @@ def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
 
 def floors(warehouse: Warehouse) -> dict[str, float]:
     """report_key -> narrative floor, as link_record_state holds them."""
-    return dict(_query(
-        warehouse,
-        "select record_key, no_place_floor from link_record_state where source = 'cst' and no_place_floor is not null",
+    return dict(warehouse.query("select record_key, no_place_floor from link_record_state where source = 'cst' and no_place_floor is not null",
     ).iter_rows())
 
 
@@ -120,9 +118,9 @@ def test_full_link_then_a_night_without_changes_changes_nothing(tmp_path, data):
         again = link(warehouse, "r2")
         assert again.mode == "unchanged" and again.pairs_scored == 0
         assert_frame_equal(before, pairs(warehouse))
-        runs = _query(warehouse, "select mode from link_runs order by finished_at")["mode"].to_list()
+        runs = warehouse.query("select mode from link_runs order by finished_at")["mode"].to_list()
         assert runs == ["full", "unchanged"]
-        model = _query(warehouse, "select method, settings_json, parameters_json from link_model_runs").row(0, named=True)
+        model = warehouse.query("select method, settings_json, parameters_json from link_model_runs").row(0, named=True)
         assert model["method"] == "ecm" and "comparisons" in model["parameters_json"]
 
 
@@ -219,9 +217,7 @@ def test_a_night_reaches_an_old_crime_through_a_shared_name_alone(tmp_path, data
     settings["blocking_rules"] += settings["optional_blocking_rules"]  # the identity rule, off by default
     with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
         link(warehouse, "r1", settings=settings)
-        named = _query(
-            warehouse,
-            "select p.crime_key, p.occurred_from, l.report_key from link_pairs l join stg_police_crimes p using (crime_key) "
+        named = warehouse.query("select p.crime_key, p.occurred_from, l.report_key from link_pairs l join stg_police_crimes p using (crime_key) "
             "where l.status = 'matched' and list_has_any(list_filter(p.identity_tokens, lambda t: t like 'w:%'), "
             "(select identity_tokens from stg_cst_reports c where c.report_key = l.report_key)) "
             "order by p.crime_key limit 1",
@@ -281,7 +277,7 @@ def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(t
                 record_decision(warehouse, row, "accept" if row["true"] else "reject", "tester", None, datetime(2030, 1, 2))
         summary = link(warehouse, "supervised")
         assert summary.mode == "full"
-        method = _query(warehouse, "select method from link_model_runs order by created_at desc limit 1").item()
+        method = warehouse.query("select method from link_model_runs order by created_at desc limit 1").item()
         assert method == "logistic_regression"
         quality = pairwise_quality(pairs(warehouse).filter(pl.col("status") == "matched"), truth)
         assert quality["f1"] > 0.93

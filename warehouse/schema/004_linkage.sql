@@ -83,9 +83,9 @@ create table if not exists link_runs (
     finished_at timestamp not null
 );
 
--- Keyed crime-number and identity tokens (tags differ), indexed once instead of
--- unnested from the staging views every night: crimes' own tokens, and the
--- tokens CST reports cite or name.
+-- Keyed crime-number tokens, and identity tokens while an identity blocking rule
+-- is on (tags differ), indexed once instead of unnested from the staging views
+-- every night: crimes' own tokens, and the tokens CST reports cite or name.
 create table if not exists link_crime_tokens (
     token varchar not null,
     crime_key varchar not null
