@@ -281,12 +281,19 @@ def load_prepared(
     summary = RunSummary(run_id)
     now = datetime.now()
     next_seq = (warehouse.scalar("select coalesce(max(ingest_seq), 0) from manifest") or 0) + 1
+    # every name each file's bytes arrived under, in one statement (a landing area holds hundreds)
+    warehouse.insert(
+        "manifest_sightings",
+        pl.DataFrame(
+            {"file_hash": [item.file_hash for item in prepared], "file_key": [item.file.key for item in prepared]},
+            schema={"file_hash": pl.String, "file_key": pl.String},
+        ).unique(keep="first", maintain_order=True).with_columns(
+            pl.lit(run_id).alias("run_id"), pl.lit(now).alias("seen_at")
+        ),
+        or_ignore=True,
+    )
     for item in prepared:
         summary.files_seen += 1
-        warehouse.execute(
-            "insert or ignore into manifest_sightings values (?, ?, ?, ?)",
-            [item.file_hash, item.file.key, run_id, now],
-        )
         if item.file_hash in known_hashes or (item.staged is None and not item.quarantined):
             summary.files_resent += 1
             continue
@@ -526,8 +533,13 @@ def nightly(config_path: str | None = None) -> RunSummary:
                 linked = link_records(warehouse, settings, run_id)
                 summary.unconfigured_files = [f.key for f in unconfigured]
                 record_landing_issues(warehouse, unconfigured)
-                # nothing loaded and no link changed: last night's marts stand (see build_marts_now)
-                build_marts(warehouse, settings, data_unchanged=summary.files_ingested == 0 and linked.mode == "unchanged")
+                # nothing loaded and no link changed: last night's marts stand; after an incremental
+                # link only the incidents the night touched are rebuilt (see build_marts_now)
+                build_marts(
+                    warehouse, settings,
+                    data_unchanged=summary.files_ingested == 0 and linked.mode == "unchanged",
+                    incremental=linked.mode != "full",
+                )
                 apply_retention(warehouse, settings, run_id)
                 warehouse.execute(
                     "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "

@@ -61,7 +61,7 @@ from transforms.disclosure import (
     with_totals,
 )
 from transforms.spreadsheet_safety import spreadsheet_safe
-from warehouse.run import MARTS_DIR, SQL_DIR, Warehouse
+from warehouse.run import MARTS_DIR, SQL_DIR, Warehouse, rendered, sql_file
 
 PUBLISH_DIR = SQL_DIR / "publish"
 COMMENTS_FILE = PUBLISH_DIR / "comments.yml"
@@ -136,15 +136,17 @@ def write_participating_forces(warehouse: Warehouse, settings: Settings) -> None
         )
 
 
-def assign_incident_ids(warehouse: Warehouse) -> None:
+def assign_incident_ids(warehouse: Warehouse, incremental: bool = False) -> None:
     """Neutral, stable incident numbers (see the SQL file's header)."""
-    warehouse.execute(ASSIGN_IDS_FILE.read_text(encoding="utf-8"))
+    warehouse.execute(rendered(ASSIGN_IDS_FILE.read_text(encoding="utf-8"), incremental))
 
 
 def marts_digest(settings: Settings) -> str:
-    """What the marts are built from besides the data: the model files and the participating forces."""
+    """What the marts are built from besides the data: the model files (with their incremental
+    scope) and the participating forces."""
     digest = hashlib.sha256()
-    for path in [*sorted(MARTS_DIR.glob("*.sql")), ASSIGN_IDS_FILE]:
+    models = [*sorted(MARTS_DIR.glob("*.sql")), *sorted(MARTS_DIR.glob("*.yml"))]
+    for path in [*models, ASSIGN_IDS_FILE, *sorted((SQL_DIR / "incremental").glob("*.sql"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for force in settings.forces:
         digest.update(f"{force.id}:{force.participating_from}\n".encode())
@@ -159,16 +161,23 @@ def _built_digest(warehouse: Warehouse) -> str | None:
     return row[0] if row else None
 
 
-def build_marts_now(warehouse: Warehouse, settings: Settings, data_unchanged: bool = False) -> list[str]:
+def build_marts_now(
+    warehouse: Warehouse, settings: Settings, data_unchanged: bool = False, incremental: bool = False
+) -> list[str]:
     """Build the marts and number the incidents; [] when the linkage outputs are absent.
 
     With `data_unchanged` (a night that loaded nothing and changed no link) the
     marts built last time stand when they were built by the same model files and
     forces: rebuilding them would cost time in proportion to the warehouse for
-    the same rows.
+    the same rows. With `incremental` (a night that added or changed records and
+    links, and deleted none) only the incidents its changes touch are rebuilt
+    and renumbered (`warehouse/incremental/night_scope.sql`), when the last
+    build was made by the same model files and forces; the small marts counted
+    from them are rebuilt whole.
     """
     digest = marts_digest(settings)
-    if data_unchanged and _built_digest(warehouse) == digest:
+    same_models = _built_digest(warehouse) == digest
+    if data_unchanged and same_models:
         return []
     write_participating_forces(warehouse, settings)
     if not linkage_ready(warehouse):
@@ -177,16 +186,22 @@ def build_marts_now(warehouse: Warehouse, settings: Settings, data_unchanged: bo
             ", ".join(LINKAGE_TABLES),
         )
         return []
-    built = warehouse.build_models(MARTS_DIR)
-    assign_incident_ids(warehouse)
+    scoped = incremental and same_models and bool(warehouse.scalar("select count(*) from incident_graph_builds"))
+    if scoped:
+        warehouse.execute(sql_file("incremental/night_scope.sql"))
+    built = warehouse.build_models(MARTS_DIR, incremental=scoped)
+    assign_incident_ids(warehouse, incremental=scoped)
+    warehouse.execute(sql_file("incremental/remember_build.sql"))
     warehouse.execute(f"comment on table incident_members is '{digest}'")
     return built
 
 
 @task(cache_policy=NO_CACHE)
-def build_marts(warehouse: Warehouse, settings: Settings, data_unchanged: bool = False) -> list[str]:
+def build_marts(
+    warehouse: Warehouse, settings: Settings, data_unchanged: bool = False, incremental: bool = False
+) -> list[str]:
     """Prefect task (inside the run's transaction): participating forces, marts, incident numbers."""
-    return build_marts_now(warehouse, settings, data_unchanged)
+    return build_marts_now(warehouse, settings, data_unchanged, incremental)
 
 
 # ------------------------------------------------------------- declared data tests

@@ -2,7 +2,9 @@
 
 Schema lives in `schema/NNN_*.sql` (applied once each, in order, recorded in
 `schema_migrations`); models live in `marts/<name>.sql` as a single select each
-and are materialised as tables named after the file, in dependency order.
+and are materialised as tables named after the file, in dependency order (a
+model declared incremental in its `.yml` can instead replace some of its rows:
+`build_models`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import jinja2
 import polars as pl
+import yaml
 
 # DuckDB 2 warns that execute(...).to_arrow_table() copies rows; `con.sql` would
 # not, but it refuses to run while an execute() result is pending. The copy is cheap here.
@@ -40,6 +44,25 @@ def model_order(models: dict[str, str]) -> list[str]:
             other for other in models if other != name and re.search(rf"\b{other}\b", sql)
         }
     return list(TopologicalSorter(graph).static_order())
+
+
+_TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def rendered(sql: str, incremental: bool = False) -> str:
+    """A model's SQL with its `{% if is_incremental() %}` blocks kept or dropped, as in dbt."""
+    return _TEMPLATES.from_string(sql).render(is_incremental=lambda: incremental)
+
+
+def incremental_deletes(folder: Path) -> dict[str, str]:
+    """model -> the condition on its rows an incremental build replaces (`config.incremental_delete`)."""
+    deletes = {}
+    for path in sorted(folder.glob("*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            condition = (model.get("config") or {}).get("incremental_delete")
+            if condition:
+                deletes[model["name"]] = " ".join(str(condition).split())
+    return deletes
 
 
 class Warehouse:
@@ -105,25 +128,42 @@ class Warehouse:
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()
+        complete = getattr(self.con, "complete", None)
+        if complete is not None:  # DuckDB 2: the half-read result would block the next register()
+            complete()
         return None if row is None else row[0]
 
-    def insert(self, table: str, frame: pl.DataFrame) -> int:
-        """Append a frame to a table, matching columns by name."""
+    def insert(self, table: str, frame: pl.DataFrame, or_ignore: bool = False) -> int:
+        """Append a frame to a table, matching columns by name (`or_ignore`: skip rows whose
+        primary key is already there)."""
         if frame.is_empty():
             return 0
         name = f"incoming_{table}"
         self.con.register(name, frame.to_arrow())
         try:
             columns = ", ".join(f'"{c}"' for c in frame.columns)
-            self.con.execute(f"insert into {table} ({columns}) select {columns} from {name}")
+            verb = "insert or ignore" if or_ignore else "insert"
+            self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
         finally:
             self.con.unregister(name)
         return frame.height
 
-    def build_models(self, folder: Path = MARTS_DIR) -> list[str]:
-        """Materialise every model in `folder` as a table, in dependency order."""
+    def build_models(self, folder: Path = MARTS_DIR, incremental: bool = False) -> list[str]:
+        """Materialise every model in `folder` as a table, in dependency order.
+
+        `incremental`: a model whose `<name>.yml` declares `config.incremental_delete`
+        (a condition on its rows) has those rows deleted and its select's rows
+        inserted instead of being rebuilt; its select, rendered with
+        `is_incremental()` true, returns the replacements only (the caller fills
+        the scope tables it reads).
+        """
         models = {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
         order = model_order(models)
+        deletes = incremental_deletes(folder) if incremental else {}
         for name in order:
-            self.con.execute(f"create or replace table {name} as\n{models[name]}")
+            if name in deletes:
+                self.con.execute(f"delete from {name} where {deletes[name]}")
+                self.con.execute(f"insert into {name} by name\n{rendered(models[name], incremental=True)}")
+            else:
+                self.con.execute(f"create or replace table {name} as\n{rendered(models[name])}")
         return order

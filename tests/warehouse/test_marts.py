@@ -284,6 +284,54 @@ def test_incident_members_are_the_connected_components(tmp_path: Path) -> None:
     warehouse.close()
 
 
+MART_TABLES = ("incident_members", "incidents", "incident_numbers", "incident_ids", "incident_id_counter",
+               "incident_counts", "coverage")
+
+
+def mart_rows(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    return {table: sorted(warehouse.con.execute(f"select * from {table}").fetchall(), key=str) for table in MART_TABLES}
+
+
+def test_an_incremental_build_equals_a_full_one_night_after_night(tmp_path: Path) -> None:
+    # twin warehouses take the same nights: A rebuilds only the incidents a night touches, B everything
+    twins = []
+    for name in ("incremental", "full"):
+        warehouse, settings = sample_warehouse(tmp_path / name)
+        twins.append((warehouse, settings, name == "incremental"))
+    groups = list(GROUPS)
+    nights = [
+        # new reports; R8 matched into the police-only C3; R1 split off C1/C2
+        lambda w: (add_cst(w, [("R8", date(2026, 3, 5), "Abusive Behaviour", "street", "gmp"),
+                               ("R9", date(2025, 1, 2), "Threats", "street", "gmp")], seq=2),
+                   set_links(w, [link for link in LINKS if link[0] != "R1"] + [("R8", "C3", "matched")], groups)),
+        # regrouped: C3 joins P1 (merging two incidents), C2 leaves it; R2 corrected; C10 cancelled
+        lambda w: (add_cst(w, [("R2", date(2026, 3, 1), "Assault", "home", "gmp")], seq=3),
+                   add_police(w, [("C10", "gmp", "Abusive Behaviour", datetime(2026, 4, 4, 10), None, "cancelled")],
+                              seq=3),
+                   set_links(w, [link for link in LINKS if link[0] != "R1"] + [("R8", "C3", "matched")],
+                             [("C1", "P1"), ("C2", "P4"), ("C8", "P2"), ("C9", "P2"), ("C3", "P1")])),
+        # a new crime in wyp's P2; the review pair R6-C10 becomes a match; a matched pair goes
+        lambda w: (add_police(w, [("C12", "wyp", "Threats", datetime(2026, 1, 3, 23), None, "confirmed")], seq=4),
+                   set_links(w, [link for link in LINKS if link[0] not in {"R1", "R6", "R5"}]
+                             + [("R8", "C3", "matched"), ("R6", "C10", "matched")],
+                             [("C1", "P1"), ("C2", "P4"), ("C8", "P2"), ("C9", "P2"), ("C3", "P1"), ("C12", "P2")])),
+        lambda w: None,  # nothing changed
+    ]
+    for night in nights:
+        for warehouse, settings, incremental in twins:
+            night(warehouse)
+            with warehouse.transaction():
+                build_marts_now(warehouse, settings, incremental=incremental)
+        (incremental_warehouse, _, _), (full_warehouse, _, _) = twins
+        assert mart_rows(incremental_warehouse) == mart_rows(full_warehouse)
+        rebuilt = incremental_warehouse.scalar("select count(*) from incremental_members")
+        everyone = incremental_warehouse.scalar("select count(*) from incident_members")
+        assert rebuilt < everyone  # only the touched incidents were rebuilt
+    assert rebuilt == 0  # the last night touched nothing
+    for warehouse, _, _ in twins:
+        warehouse.close()
+
+
 def test_marts_wait_for_the_linkage_tables(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     with Warehouse(settings.warehouse_path) as warehouse:

@@ -15,18 +15,27 @@
 -- smallest label spreads along the matched pairs until nothing changes
 -- (`using key`: each node keeps one label, the recursion only carries the
 -- nodes whose label fell). everything else is its own incident.
+-- incremental (see incident_members.yml): a night builds only the members of
+-- incremental_members, a set no matched pair and no police group leaves
+-- (warehouse/incremental/night_scope.sql), so its components are whole.
 
 with recursive
 
 cst_reports as (
     select report_key from stg_cst_reports
+    {% if is_incremental() %}
+    where report_key in (select report_key from incremental_members)
+    {% endif %}
 ),
 
-police_crimes as (
+crime_groups as (
     select
         crime_key,
-        force_id
-    from stg_police_crimes
+        graph_node as group_node
+    from police_graph_nodes
+    {% if is_incremental() %}
+    where crime_key in (select crime_key from incremental_members)
+    {% endif %}
 ),
 
 matched_pairs as (
@@ -35,19 +44,8 @@ matched_pairs as (
         link_pairs.crime_key
     from link_pairs
     inner join cst_reports on link_pairs.report_key = cst_reports.report_key
-    inner join police_crimes on link_pairs.crime_key = police_crimes.crime_key
+    inner join crime_groups on link_pairs.crime_key = crime_groups.crime_key
     where link_pairs.status = 'matched'
-),
-
-crime_groups as (
-    select
-        police_crimes.crime_key,
-        coalesce(
-            'g:' || police_crimes.force_id || ':' || police_incident_groups.police_incident_id,
-            'c:' || police_crimes.crime_key
-        ) as group_node
-    from police_crimes
-    left join police_incident_groups on police_crimes.crime_key = police_incident_groups.crime_key
 ),
 
 group_labels as (
@@ -108,7 +106,8 @@ final as (
         'r:' || cst_reports.report_key as member_key,
         'cst' as member_source,
         cst_reports.report_key,
-        cast(null as varchar) as crime_key
+        cast(null as varchar) as crime_key,
+        'r:' || cst_reports.report_key as graph_node
     from cst_reports
     left join node_labels on 'r:' || cst_reports.report_key = node_labels.node
     union all
@@ -117,7 +116,8 @@ final as (
         'c:' || crime_groups.crime_key as member_key,
         'police' as member_source,
         cast(null as varchar) as report_key,
-        crime_groups.crime_key
+        crime_groups.crime_key,
+        crime_groups.group_node as graph_node
     from crime_groups
     inner join node_labels on crime_groups.group_node = node_labels.node
 )

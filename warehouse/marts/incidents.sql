@@ -19,7 +19,11 @@
 with
 
 members as (
+    -- an incremental build: the incidents of the members rebuilt (see incidents.yml)
     select * from incident_members
+    {% if is_incremental() %}
+    where member_key in (select member_key from incremental_members)
+    {% endif %}
 ),
 
 cst_reports as (
@@ -30,6 +34,9 @@ cst_reports as (
         location_type,
         force_id
     from stg_cst_reports
+    {% if is_incremental() %}
+    where report_key in (select report_key from incremental_members)
+    {% endif %}
 ),
 
 confirmed_crimes as (
@@ -40,7 +47,11 @@ confirmed_crimes as (
         cast(occurred_from as date) as occurred_from_date,
         cast(coalesce(occurred_to, occurred_from) as date) as occurred_to_date
     from stg_police_crimes
-    where status <> 'cancelled'
+    where
+        status <> 'cancelled'
+        {% if is_incremental() %}
+        and crime_key in (select crime_key from incremental_members)
+        {% endif %}
 ),
 
 forces_taking_part as (

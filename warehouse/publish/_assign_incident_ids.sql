@@ -11,6 +11,10 @@
 -- number's members keeps it and the others get new ones; a number is never
 -- reused (incident_id_counter). new incidents are numbered in order of
 -- incident date, then incident key.
+-- an incremental build numbers the incidents of the members it rebuilt
+-- (incremental_members) alone: every other incident kept its members, and
+-- they all hold its number, which no rebuilt member holds, so no claim of
+-- theirs can compete.
 
 create table if not exists incident_ids (
     member_key varchar primary key,
@@ -35,6 +39,9 @@ current_members as (
         incidents.incident_date
     from incident_members
     inner join incidents on incident_members.incident_key = incidents.incident_key
+    {% if is_incremental() %}
+    where incident_members.member_key in (select member_key from incremental_members)
+    {% endif %}
 ),
 
 numbers_held as (
@@ -115,7 +122,20 @@ set last_id = greatest(
     (select coalesce(max(incident_id), 0) from incident_id_assignment)
 );
 
-create or replace table incident_numbers as
+create table if not exists incident_numbers (
+    incident_key varchar,
+    incident_id bigint
+);
+
+delete from incident_numbers
+{% if is_incremental() %}
+where
+    incident_key in (select incident_key from incremental_incidents)
+    or incident_key in (select incident_key from incident_id_assignment)
+{% endif %}
+;
+
+insert into incident_numbers
 select distinct
     incident_key,
     incident_id
