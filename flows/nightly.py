@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_flow_run
+from prefect.utilities.annotations import quote
 
 from expectations.docs import write_data_docs
 from expectations.gx_runner import warm_up
@@ -529,7 +530,9 @@ def nightly(config_path: str | None = None) -> RunSummary:
                     "insert into runs (run_id, started_at, status, code_version, config_hash) values (?, ?, 'running', ?, ?)",
                     [run_id, datetime.now(), version, settings_hash],
                 )
-                summary = load_prepared(warehouse, run_id, prepared, known, retried)
+                # quoted: Prefect would walk every prepared file's contents looking for futures, while
+                # the Data Docs thread renders the same validation results (a dict changed size under it)
+                summary = load_prepared(warehouse, run_id, quote(prepared), known, retried)
                 linked = link_records(warehouse, settings, run_id)
                 summary.unconfigured_files = [f.key for f in unconfigured]
                 record_landing_issues(warehouse, unconfigured)
