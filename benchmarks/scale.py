@@ -14,8 +14,9 @@ against one Prefect server (as under `incidents serve`):
 
 Each reports wall time and the run's peak memory (RSS of the `incidents` process),
 and the time spent in each step (Prefect task runs). Each incremental night runs
---repeat times (default 3) from the same state; the median is reported, with every run. A scale whose predicted full
-run (linear in the data, from the previous scale) exceeds --budget seconds, or
+--repeat times (default 3) from the same state; the median is reported, with every
+run. A scale whose predicted full run (linear in the data, from the previous scale)
+exceeds --budget seconds, or
 whose predicted peak memory exceeds 80% of the memory available or
 --max-memory-gb (default 11), is skipped and reported as such. Growth columns
 compare each scale with 1x: data (row versions), then time and memory.

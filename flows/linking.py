@@ -160,9 +160,7 @@ def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, rep
         warehouse.execute("delete from police_incident_groups")
         warehouse.insert("police_incident_groups", groups.with_columns(pl.lit(now).alias("updated_at")))
     elif changed.height:
-        warehouse.execute("create temp table if not exists link_changed_groups (crime_key varchar)")
-        warehouse.execute("delete from link_changed_groups")
-        warehouse.insert("link_changed_groups", changed.select("crime_key"))
+        warehouse.replace_temp("link_changed_groups", changed.select("crime_key"))
         warehouse.execute(
             "delete from police_incident_groups where crime_key in (select crime_key from link_changed_groups)"
         )
@@ -195,9 +193,7 @@ def _record_state(
         )
         warehouse.execute(_sql("record_state_upsert"), [run_id, run_id])
     if floors.height:
-        warehouse.execute("create temp table if not exists link_floors (report_key varchar, report_floor double)")
-        warehouse.execute("delete from link_floors")
-        warehouse.insert("link_floors", floors)
+        warehouse.replace_temp("link_floors", floors.select("report_key", "report_floor"))
         warehouse.execute(_sql("report_floors_update"))
 
 
@@ -358,7 +354,8 @@ def _incremental(
     #    (equality joins in DuckDB: the work follows the night, not the warehouse), or a shared
     #    crime-number token
     _set_scope(warehouse, {"cst_changed": changed_reports, "police_changed": changed_crimes})
-    near = warehouse.query(_sql("records_near_changes"),
+    near = warehouse.query(
+        _sql("records_near_changes"),
         {"before": SCOPE_DAYS_BEFORE, "after": SCOPE_DAYS_AFTER, **_near_windows(settings),
          "max_range": int(settings.get("max_range_days", 31))},
     )
@@ -512,9 +509,7 @@ def _write_changes(
                                                                          how="anti")
     drop = pl.concat([changed.select(PAIR_KEYS), gone])
     if drop.height:
-        warehouse.execute("create temp table if not exists link_scope_pairs (report_key varchar, crime_key varchar)")
-        warehouse.execute("delete from link_scope_pairs")
-        warehouse.insert("link_scope_pairs", drop)
+        warehouse.replace_temp("link_scope_pairs", drop.select(PAIR_KEYS))
         warehouse.execute(
             "delete from link_pairs using link_scope_pairs s "
             "where link_pairs.report_key = s.report_key and link_pairs.crime_key = s.crime_key"

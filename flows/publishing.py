@@ -61,7 +61,7 @@ from transforms.disclosure import (
     with_totals,
 )
 from transforms.spreadsheet_safety import spreadsheet_safe
-from warehouse.run import MARTS_DIR, SQL_DIR, Warehouse, rendered, sql_file
+from warehouse.run import MARTS_DIR, SQL_DIR, Warehouse, declared_models, rendered, sql_file
 
 PUBLISH_DIR = SQL_DIR / "publish"
 COMMENTS_FILE = PUBLISH_DIR / "comments.yml"
@@ -227,13 +227,12 @@ def _data_test_sql(model: str, column: str | None, name: str, args: Any) -> str:
 
 def _declared_tests(folder: Path) -> list[tuple[str, str | None, str, Any]]:
     tests = []
-    for path in sorted(folder.glob("*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            entries = [(None, t) for t in model.get("data_tests", [])]
-            entries += [(c["name"], t) for c in model.get("columns", []) for t in c.get("data_tests", [])]
-            for column, test in entries:
-                name, args = (test, None) if isinstance(test, str) else next(iter(test.items()))
-                tests.append((model["name"], column, name, args))
+    for model in declared_models(folder):
+        entries = [(None, t) for t in model.get("data_tests", [])]
+        entries += [(c["name"], t) for c in model.get("columns", []) for t in c.get("data_tests", [])]
+        for column, test in entries:
+            name, args = (test, None) if isinstance(test, str) else next(iter(test.items()))
+            tests.append((model["name"], column, name, args))
     return tests
 
 

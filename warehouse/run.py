@@ -54,14 +54,22 @@ def rendered(sql: str, incremental: bool = False) -> str:
     return _TEMPLATES.from_string(sql).render(is_incremental=lambda: incremental)
 
 
+def declared_models(folder: Path) -> list[dict[str, Any]]:
+    """The model entries of the `.yml` files beside the models (description, config, data tests)."""
+    return [
+        model
+        for path in sorted(folder.glob("*.yml"))
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", [])
+    ]
+
+
 def incremental_deletes(folder: Path) -> dict[str, str]:
     """model -> the condition on its rows an incremental build replaces (`config.incremental_delete`)."""
     deletes = {}
-    for path in sorted(folder.glob("*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            condition = (model.get("config") or {}).get("incremental_delete")
-            if condition:
-                deletes[model["name"]] = " ".join(str(condition).split())
+    for model in declared_models(folder):
+        condition = (model.get("config") or {}).get("incremental_delete")
+        if condition:
+            deletes[model["name"]] = " ".join(str(condition).split())
     return deletes
 
 
@@ -118,9 +126,7 @@ class Warehouse:
         # DuckDB 2 connections have no .pl(); Arrow is the zero-copy way to Polars. A relation
         # (`sql`), not `execute`: Arrow from a DB-API result copies every row once more
         # (0.1-0.2 s on a night's 331k-row read at a million records).
-        complete = getattr(self.con, "complete", None)
-        if complete is not None:  # DuckDB 2: a half-read result of `execute` (a scalar) blocks `sql`
-            complete()
+        self._finish_pending()
         relation = self.con.sql(sql, params=params or None)
         if relation is None:  # not a query: nothing to return
             return pl.DataFrame()
@@ -128,10 +134,14 @@ class Warehouse:
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()
-        complete = getattr(self.con, "complete", None)
-        if complete is not None:  # DuckDB 2: the half-read result would block the next register()
-            complete()
+        self._finish_pending()
         return None if row is None else row[0]
+
+    def _finish_pending(self) -> None:
+        """DuckDB 2: a half-read result of `execute` (a scalar) blocks `sql` and `register`."""
+        complete = getattr(self.con, "complete", None)
+        if complete is not None:
+            complete()
 
     def insert(self, table: str, frame: pl.DataFrame, or_ignore: bool = False) -> int:
         """Append a frame to a table, matching columns by name (`or_ignore`: skip rows whose
@@ -147,6 +157,15 @@ class Warehouse:
         finally:
             self.con.unregister(name)
         return frame.height
+
+    def replace_temp(self, table: str, frame: pl.DataFrame) -> None:
+        """A temp table holding exactly `frame` (a key list a statement joins with)."""
+        name = f"incoming_{table}"
+        self.con.register(name, frame.to_arrow())
+        try:
+            self.con.execute(f"create or replace temp table {table} as select * from {name}")
+        finally:
+            self.con.unregister(name)
 
     def build_models(self, folder: Path = MARTS_DIR, incremental: bool = False) -> list[str]:
         """Materialise every model in `folder` as a table, in dependency order.

@@ -48,7 +48,6 @@ def pair_id(report_key: str, crime_key: str) -> str:
 
 
 def _queue(warehouse: Any, where: str = "where l.status = 'review'", params: list | None = None) -> pl.DataFrame:
-
     frame = warehouse.query(QUEUE_SQL + where + " order by l.match_probability desc, l.report_key, l.crime_key", params)
     return frame.with_columns(
         pl.struct("report_key", "crime_key")
