@@ -37,6 +37,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from transforms.linkage import (
+    TERM_SCHEMA,
     comparison_vectors_chunked,
     comparison_vectors_for,
     fitted_model,
@@ -171,7 +172,7 @@ def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, rep
 def _record_state(
     warehouse: Warehouse, run_id: str, reports: pl.Series | None, crimes: pl.Series | None, floors: pl.DataFrame
 ) -> None:
-    """Remember the versions linked (every record, or the changed ones) and the reports' narrative floors."""
+    """Remember the versions linked (every record, or the changed ones) and their narrative floors."""
     columns = "(source, record_key, file_hash, source_row, linked_run_id)"
     if reports is None and crimes is None:
         warehouse.execute("delete from link_record_state")
@@ -193,16 +194,21 @@ def _record_state(
         )
         warehouse.execute(_sql("record_state_upsert"), [run_id, run_id])
     if floors.height:
-        warehouse.replace_temp("link_floors", floors.select("report_key", "report_floor"))
-        warehouse.execute(_sql("report_floors_update"))
+        warehouse.replace_temp("link_floors", floors)
+        warehouse.execute(_sql("narrative_floors_update"))
 
 
-def _floors(vectors: pl.DataFrame) -> pl.DataFrame:
-    """(report_key, report_floor) of the reports whose pairs carry a narrative floor."""
-    return (
-        vectors.select("report_key", "report_floor").drop_nulls("report_floor")
-        .group_by("report_key").agg(pl.col("report_floor").max())
-    )
+def _floors(vectors: pl.DataFrame, report_ids: pl.DataFrame, crime_ids: pl.DataFrame) -> pl.DataFrame:
+    """(source, record_key, floor): the narrative floors the pairs of `vectors` carry, real keys."""
+
+    def side(source: str, key: str, column: str, ids: pl.DataFrame) -> pl.DataFrame:
+        found = vectors.select(key, column).drop_nulls(column).group_by(key).agg(pl.col(column).max())
+        return _rekeyed(found, key, ids, "short", "key").select(
+            pl.lit(source).alias("source"), pl.col(key).alias("record_key"), pl.col(column).alias("floor")
+        )
+
+    return pl.concat([side("cst", "report_key", "report_floor", report_ids),
+                      side("police", "crime_key", "crime_floor", crime_ids)])
 
 
 def _log(warehouse: Warehouse, summary: LinkSummary, now: datetime) -> None:
@@ -250,6 +256,37 @@ def _pair_rekeyed(
     return _rekeyed(_rekeyed(frame, "report_key", report_ids, source, target), "crime_key", crime_ids, source, target)
 
 
+def _terms_rekeyed(
+    terms: pl.DataFrame, report_ids: pl.DataFrame, crime_ids: pl.DataFrame, source: str, target: str
+) -> pl.DataFrame:
+    """Stored narrative terms (`TERM_SCHEMA`) with each side's record_key mapped (see `_rekeyed`)."""
+    return pl.concat([
+        _rekeyed(terms.filter(pl.col("source") == "cst"), "record_key", report_ids, source, target),
+        _rekeyed(terms.filter(pl.col("source") == "police"), "record_key", crime_ids, source, target),
+    ])
+
+
+def _store_terms(warehouse: Warehouse, terms: pl.DataFrame, model_run_id: str, replace_all: bool) -> None:
+    """Store records' narrative terms (real keys); `replace_all`: these are every record's."""
+    if replace_all:
+        warehouse.execute("delete from link_narrative_terms")
+        warehouse.execute("delete from link_narrative_terms_state")
+        warehouse.execute("insert into link_narrative_terms_state values (?)", [model_run_id])
+    # a changed record's row replaced (every record has one, so none is left from an old version)
+    warehouse.insert("link_narrative_terms", terms.select(*TERM_SCHEMA), or_replace=not replace_all)
+
+
+def _ensure_stored_terms(warehouse: Warehouse, settings: dict, model_run_id: str, idf: pl.DataFrame) -> None:
+    """Parse and store every record's narrative terms once if the stored ones do not follow this model
+    (a warehouse linked before terms were stored): a night then reads them, not the records' text."""
+    if warehouse.scalar("select max(model_run_id) from link_narrative_terms_state") == model_run_id:
+        return
+    _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
+    texts = narrative_model(warehouse.query(_sql("cst_in_scope")), warehouse.query(_sql("police_in_scope")),
+                            settings, idf=idf)
+    _store_terms(warehouse, texts.term_rows(), model_run_id, replace_all=True)
+
+
 def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime) -> None:
     _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
     cst = warehouse.query(_sql("cst_in_scope"))
@@ -263,7 +300,11 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     police = _rekeyed(police, "crime_key", crime_ids, "key", "short")
     groups = _rekeyed(stored_groups, "crime_key", crime_ids, "key", "short")
     decisions = _pair_rekeyed(decisions, report_ids, crime_ids, "key", "short")
-    vectors, idf = comparison_vectors_chunked(cst, police, settings)
+    texts = narrative_model(cst, police, settings)
+    _store_terms(warehouse, _terms_rekeyed(texts.term_rows(), report_ids, crime_ids, "short", "key"), run_id,
+                 replace_all=True)
+    vectors, idf = comparison_vectors_chunked(cst, police, settings, texts=texts)
+    del texts
     summary.changed_reports, summary.changed_crimes = cst.height, police.height
     police_status = police.select("crime_key", "force_id", "status")
     del cst, police  # a million narratives: not held through scoring and resolution
@@ -271,7 +312,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     model, _ = fitted_model(vectors, settings, reviewed, groups)
     _store_model(warehouse, run_id, settings, model, idf, decisions.height, now)
     summary.pairs_scored = vectors.height
-    floors = _rekeyed(_floors(vectors), "report_key", report_ids, "short", "key")
+    floors = _floors(vectors, report_ids, crime_ids)
     scored = score(vectors, model)
     del vectors
     resolved = resolved_pairs(
@@ -350,6 +391,7 @@ def _incremental(
     model_run_id = model_row["run_id"]
     idf = warehouse.query("select term, idf from link_model_idf where model_run_id = ? order by term", [model_run_id])
     review_t = float(settings["thresholds"]["review"])
+    _ensure_stored_terms(warehouse, settings, model_run_id, idf)
     # 1. the records a night's changes can pair with: a place in common and dates within reach
     #    (equality joins in DuckDB: the work follows the night, not the warehouse), or a shared
     #    crime-number token
@@ -393,10 +435,13 @@ def _incremental(
     decided = new_decisions
     cst_scope = pl.concat([cst_scope, decided["report_key"]]).unique()
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
-    _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes})
+    _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes,
+                           "cst_changed": changed_reports, "police_changed": changed_crimes})
     cst = warehouse.query(_sql("cst_named"))
     police = _police_named(warehouse)
+    known_terms = warehouse.query(_sql("narrative_terms_in_scope"))
     report_floors = warehouse.query(_sql("report_floors")) if len(changed_crimes) else None
+    crime_floors = warehouse.query(_sql("crime_floors")) if len(changed_reports) else None
     # every pair touches a changed record, so the changed records' tokens are the only ones
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
@@ -406,14 +451,25 @@ def _incremental(
     report_ids, crime_ids = _short_keys(cst["report_key"], "r"), _short_keys(police["crime_key"], "c")
     cst = _rekeyed(cst, "report_key", report_ids, "key", "short")
     police = _rekeyed(police, "crime_key", crime_ids, "key", "short")
-    texts = narrative_model(cst, police, settings, idf=idf)
+    texts = narrative_model(cst, police, settings, idf=idf,
+                            known_terms=_terms_rekeyed(known_terms, report_ids, crime_ids, "key", "short"))
+    del known_terms
+    # the changed records' terms, parsed tonight, stored for the nights that meet them again
+    changed_short = pl.concat([_series_rekeyed(changed_reports, report_ids, "key", "short"),
+                               _series_rekeyed(changed_crimes, crime_ids, "key", "short")])
+    _store_terms(
+        warehouse,
+        _terms_rekeyed(texts.term_rows(only=changed_short), report_ids, crime_ids, "short", "key"),
+        model_run_id, replace_all=False,
+    )
     vectors = comparison_vectors_for(
         cst, police, settings, texts, _series_rekeyed(changed_reports, report_ids, "key", "short"),
         _series_rekeyed(changed_crimes, crime_ids, "key", "short"), token_frequency,
         report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
+        crime_floors=None if crime_floors is None else _rekeyed(crime_floors, "crime_key", crime_ids, "key", "short"),
     )
     summary.pairs_scored = vectors.height
-    floors = _rekeyed(_floors(vectors), "report_key", report_ids, "short", "key")
+    floors = _floors(vectors, report_ids, crime_ids)
     new_pairs = _pair_rekeyed(_with_extras(score(vectors, model), settings), report_ids, crime_ids, "short", "key")
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change

@@ -74,8 +74,15 @@ from transforms.linkage_text import (
 )
 
 SETTINGS_PATH = Path(__file__).with_name("linkage_settings.json")
+# one row per record: its narrative terms and their counts, its offender terms and theirs
+TERM_SCHEMA = {
+    "source": pl.String, "record_key": pl.String,
+    "narrative_terms": pl.List(pl.String), "narrative_tfs": pl.List(pl.UInt32),
+    "offender_terms": pl.List(pl.String), "offender_tfs": pl.List(pl.UInt32),
+}
 
 __all__ = [
+    "TERM_SCHEMA",
     "NarrativeModel",
     "comparison_vectors_chunked",
     "comparison_vectors_for",
@@ -130,6 +137,31 @@ class NarrativeModel:
         name = "cst_doc" if side == "cst" else "police_doc"
         return pl.DataFrame({keys.name: keys, name: pl.Series(range(len(keys)), dtype=pl.UInt32)})
 
+    def term_rows(self, only: pl.Series | None = None) -> pl.DataFrame:
+        """One row per record (`TERM_SCHEMA`, empty lists where none): what `narrative_model` takes back
+        as known. `only`: the rows of these keys (either side's) alone."""
+        parts = []
+        for source, keys, narrative, offender in (
+            ("cst", self.cst_keys, self.cst_terms, self.cst_offender_terms),
+            ("police", self.police_keys, self.police_terms, self.police_offender_terms),
+        ):
+            rows = pl.DataFrame({"doc": pl.Series(range(len(keys)), dtype=pl.UInt32), "record_key": keys.cast(pl.String)})
+            if only is not None:
+                rows = rows.filter(pl.col("record_key").is_in(only.cast(pl.String).implode()))
+            for kind, terms in (("narrative", narrative), ("offender", offender)):
+                if only is not None:
+                    terms = terms.join(rows.select("doc"), on="doc", how="semi")
+                listed = terms.group_by("doc").agg(  # in term order: the same row for the same text
+                    pl.col("term").sort_by("term").alias(f"{kind}_terms"),
+                    pl.col("tf").sort_by("term").cast(pl.UInt32).alias(f"{kind}_tfs"),
+                )
+                rows = rows.join(listed, on="doc", how="left", maintain_order="left").with_columns(
+                    pl.col(f"{kind}_terms").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                    pl.col(f"{kind}_tfs").fill_null(pl.lit([], dtype=pl.List(pl.UInt32))),
+                )
+            parts.append(rows.select(pl.lit(source).alias("source"), pl.exclude("doc")))
+        return pl.concat(parts).select(*TERM_SCHEMA)
+
     def subset(self, cst_keys: pl.Series, police_keys: pl.Series) -> NarrativeModel:
         """The model of these records only, documents renumbered in the given key order.
 
@@ -159,10 +191,73 @@ def _docs(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
 
 
 def narrative_model(
-    cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, idf: pl.DataFrame | None = None
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    settings: Mapping,
+    idf: pl.DataFrame | None = None,
+    known_terms: pl.DataFrame | None = None,
 ) -> NarrativeModel:
-    """Terms of every narrative; idf fitted on both corpora unless given (a stored model's)."""
+    """Terms of every narrative; idf fitted on both corpora unless given (a stored model's).
+
+    `known_terms` (`TERM_SCHEMA`, as `NarrativeModel.term_rows` gives them) are the terms of
+    some of the records, already parsed under the same settings: those records' text is
+    not parsed again.
+    """
     lexicon = NarrativeLexicon.from_settings(settings["narrative"])
+    if known_terms is None or known_terms.is_empty():
+        cst_terms, police_terms, cst_offender, police_offender = _parsed_terms(cst, police, settings, lexicon)
+    else:
+        known = {side: _long_terms(known_terms.filter(pl.col("source") == side)) for side in ("cst", "police")}
+        # every known record has its row, terms or none
+        cst_new = cst.join(known_terms.filter(pl.col("source") == "cst").select(pl.col("record_key").alias("report_key")),
+                           on="report_key", how="anti", maintain_order="left")
+        police_new = police.join(
+            known_terms.filter(pl.col("source") == "police").select(pl.col("record_key").alias("crime_key")),
+            on="crime_key", how="anti", maintain_order="left",
+        )
+        parsed_cst, parsed_police, parsed_cst_offender, parsed_police_offender = _parsed_terms(
+            cst_new, police_new, settings, lexicon
+        )
+        cst_keys, cst_new_keys = cst["report_key"], cst_new["report_key"]
+        police_keys, police_new_keys = police["crime_key"], police_new["crime_key"]
+        cst_terms = _with_known(parsed_cst, cst_new_keys, cst_keys, known["cst"], "narrative")
+        police_terms = _with_known(parsed_police, police_new_keys, police_keys, known["police"], "narrative")
+        cst_offender = _with_known(parsed_cst_offender, cst_new_keys, cst_keys, known["cst"], "offender")
+        police_offender = _with_known(parsed_police_offender, police_new_keys, police_keys, known["police"], "offender")
+    if idf is None:
+        idf = inverse_document_frequencies(pl.concat([cst_terms, police_terms]), cst.height + police.height)
+    return NarrativeModel(
+        lexicon, cst["report_key"], police["crime_key"], cst_terms, police_terms, idf, cst_offender, police_offender
+    )
+
+
+def _long_terms(rows: pl.DataFrame) -> pl.DataFrame:
+    """`TERM_SCHEMA` rows -> (record_key, kind, term, tf), one row per term."""
+    return pl.concat([
+        rows.select("record_key", pl.lit(kind).alias("kind"), pl.col(f"{kind}_terms").alias("term"),
+                    pl.col(f"{kind}_tfs").alias("tf"))
+        .explode("term", "tf").drop_nulls("term")
+        for kind in ("narrative", "offender")
+    ])
+
+
+def _with_known(
+    parsed: pl.DataFrame, parsed_keys: pl.Series, keys: pl.Series, known: pl.DataFrame, kind: str
+) -> pl.DataFrame:
+    """(doc, term, tf) over `keys`' row numbers: the parsed records' terms and the known ones'."""
+    doc_of = pl.DataFrame({"record_key": keys, "doc": pl.Series(range(len(keys)), dtype=pl.UInt32)})
+    renumbered = parsed.join(
+        pl.DataFrame({"parsed": pl.Series(range(len(parsed_keys)), dtype=pl.UInt32), "record_key": parsed_keys}),
+        left_on="doc", right_on="parsed",
+    ).drop("doc").join(doc_of, on="record_key").select("doc", "term", "tf")
+    stored = known.filter(pl.col("kind") == kind).join(doc_of, on="record_key").select("doc", "term", "tf")
+    return pl.concat([renumbered, stored]).sort("doc", maintain_order=True)
+
+
+def _parsed_terms(
+    cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, lexicon: NarrativeLexicon
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(cst terms, police terms, cst offender terms, police offender terms), docs = row numbers."""
     cst_terms = narrative_terms(_docs(cst, cst_text(cst)), lexicon)
     police_terms = narrative_terms(_docs(police, pl.col("summary_redacted")), lexicon)
     if settings["narrative"].get("drop_own_place_words", True):
@@ -188,11 +283,7 @@ def narrative_model(
         channel_words = _channel_terms(settings.get("channels", {}), lexicon)
         cst_terms = cst_terms.filter(~pl.col("term").is_in(channel_words))
         police_terms = police_terms.filter(~pl.col("term").is_in(channel_words))
-    if idf is None:
-        idf = inverse_document_frequencies(pl.concat([cst_terms, police_terms]), cst.height + police.height)
-    return NarrativeModel(
-        lexicon, cst["report_key"], police["crime_key"], cst_terms, police_terms, idf, cst_offender, police_offender
-    )
+    return cst_terms, police_terms, cst_offender, police_offender
 
 
 def _channel_terms(channels: Mapping[str, list[str]], lexicon: NarrativeLexicon) -> list[str]:
@@ -228,8 +319,9 @@ def comparison_vectors_for(
     token_frequency: pl.DataFrame | None = None,
     comparison_frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
     report_floors: pl.DataFrame | None = None,
+    crime_floors: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Candidate pairs with their comparison vectors, and each pair's `report_floor`.
+    """Candidate pairs with their comparison vectors, and each pair's `report_floor` and `crime_floor`.
 
     `cst`/`police` are staging rows (the `stg_cst_reports`/`stg_police_crimes`
     shapes). With `changed_reports`/`changed_crimes` only pairs touching those
@@ -242,6 +334,8 @@ def comparison_vectors_for(
     (see `candidate_pairs`). A pair's `report_floor` is its report's floor
     as found here, null where it cannot be (the report was not compared
     with every crime it can meet: an unchanged report on a night of crimes).
+    `crime_floors` (`crime_key`, `crime_floor`) and a pair's `crime_floor` are
+    the same for the crimes' own top-k among `changed_reports`.
     """
     max_range = int(settings.get("max_range_days", 31))
     cst_block = cst_blocking_frame(cst)
@@ -281,7 +375,8 @@ def comparison_vectors_for(
                     None if cst_identity is None
                     else cst_identity.filter(pl.col("report_key").is_in(changed_reports.implode())),
                     police_identity,
-                )
+                    crime_floors=crime_floors,
+                ).with_columns(pl.lit(None, dtype=pl.Float64).alias("crime_floor"))  # met tonight's reports only
             )
         if changed_crimes is not None and len(changed_crimes):
             mask = police_block["crime_key"].is_in(changed_crimes.implode())
@@ -297,11 +392,7 @@ def comparison_vectors_for(
                     report_floors,
                 ).with_columns(pl.lit(None, dtype=pl.Float64).alias("report_floor"))  # met tonight's crimes only
             )
-        pairs = (
-            pl.concat(found).unique(["report_key", "crime_key"], keep="first", maintain_order=True)
-            if found
-            else pl.DataFrame(schema=CANDIDATE_SCHEMA)
-        )
+        pairs = _one_row_per_pair(found) if found else pl.DataFrame(schema=CANDIDATE_SCHEMA)
     evidence = crime_ref_evidence(pairs, cst_tokens, police_tokens, token_frequency)
     indexed = pairs.join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left").join(
         texts.doc_ids("police"), on="crime_key", how="left", maintain_order="left"
@@ -372,8 +463,23 @@ def corpus_idf(cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk
     )
 
 
+def _one_row_per_pair(found: list[pl.DataFrame]) -> pl.DataFrame:
+    """The pairs of both directions of a night, once each, with each side's floor from the direction
+    that found one (a pair of a new report and a new crime is found by both, each with one floor)."""
+    every = pl.concat(found)
+    report_floors = every.group_by("report_key").agg(pl.col("report_floor").max())
+    crime_floors = every.group_by("crime_key").agg(pl.col("crime_floor").max())
+    return (
+        every.drop("report_floor", "crime_floor")
+        .unique(["report_key", "crime_key"], keep="first", maintain_order=True)
+        .join(report_floors, on="report_key", how="left", maintain_order="left")
+        .join(crime_floors, on="crime_key", how="left", maintain_order="left")
+    )
+
+
 def comparison_vectors_chunked(
-    cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_days: int | None = None
+    cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_days: int | None = None,
+    texts: NarrativeModel | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(comparison vectors, idf) of every candidate pair, CST reports taken a date window at a time.
 
@@ -383,12 +489,13 @@ def comparison_vectors_chunked(
     blocking and comparison intermediates of one chunk at a time: a million
     records fit in a few GB. A crime's own top-k narrative neighbours (the
     `no_place` rule) are taken within each chunk, so a few more pairs are
-    compared than in one piece.
+    compared than in one piece. `texts`: the narrative model of `cst` and `police`,
+    when the caller has it already.
     """
     chunk_days = int(chunk_days or settings.get("chunk_days", 30))
     # Narratives parsed and per-record comparison columns derived once, then
     # sliced per chunk: a crime's date window reaches about four chunks.
-    everything = narrative_model(cst, police, settings)
+    everything = texts if texts is not None else narrative_model(cst, police, settings)
     idf = everything.idf
     frames = (cst_comparison_frame(cst, settings), police_comparison_frame(police, settings))
     police_tokens = long_tokens(police, "crime_key", "crime_ref_tokens")

@@ -516,6 +516,6 @@ def comparison_vectors(
         "narrative_cosine",
         "offender_jaccard",
         *[gamma(c["name"]) for c in settings["comparisons"]],
-        *(["report_floor"] if "report_floor" in frame.columns else []),
+        *[floor for floor in ("report_floor", "crime_floor") if floor in frame.columns],
     )
 

@@ -143,16 +143,16 @@ class Warehouse:
         if complete is not None:
             complete()
 
-    def insert(self, table: str, frame: pl.DataFrame, or_ignore: bool = False) -> int:
+    def insert(self, table: str, frame: pl.DataFrame, or_ignore: bool = False, or_replace: bool = False) -> int:
         """Append a frame to a table, matching columns by name (`or_ignore`: skip rows whose
-        primary key is already there)."""
+        primary key is already there; `or_replace`: replace those rows)."""
         if frame.is_empty():
             return 0
         name = f"incoming_{table}"
         self.con.register(name, frame.to_arrow())
         try:
             columns = ", ".join(f'"{c}"' for c in frame.columns)
-            verb = "insert or ignore" if or_ignore else "insert"
+            verb = "insert or ignore" if or_ignore else "insert or replace" if or_replace else "insert"
             self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
         finally:
             self.con.unregister(name)

@@ -12,11 +12,12 @@ from polars.testing import assert_frame_equal
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+import flows.linking as linking
 from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
 from flows.linking import _rekeyed, _short_keys, link_records, link_warehouse
-from transforms.linkage import linkage_settings
+from transforms.linkage import linkage_settings, narrative_model
 from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
@@ -67,9 +68,11 @@ def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def floors(warehouse: Warehouse) -> dict[str, float]:
-    """report_key -> narrative floor, as link_record_state holds them."""
-    return dict(warehouse.query("select record_key, no_place_floor from link_record_state where source = 'cst' and no_place_floor is not null",
+def floors(warehouse: Warehouse, source: str = "cst") -> dict[str, float]:
+    """report_key (or crime_key, source 'police') -> narrative floor, as link_record_state holds them."""
+    return dict(warehouse.query(
+        "select record_key, no_place_floor from link_record_state where source = ? and no_place_floor is not null",
+        [source],
     ).iter_rows())
 
 
@@ -149,24 +152,95 @@ def test_one_new_day_is_linked_incrementally_and_nothing_else_moves(tmp_path, da
     assert agree / full.filter(pl.col("status") != "rejected").height > 0.97
 
 
-def test_a_nights_reports_get_narrative_floors_and_the_others_keep_theirs(tmp_path, data, night):
+def test_a_nights_records_get_narrative_floors_and_the_others_keep_theirs(tmp_path, data):
+    # the night: the newest file of every source, so that both reports and crimes arrive
+    files = pl.read_parquet(data / "files.parquet").with_columns(pl.col("key").str.split("/").list.get(-2).alias("sender"))
+    night = files.group_by("sender").agg(pl.col("ingest_seq").max())["ingest_seq"].to_list()
     settings = linkage_settings()
     for rule in settings["blocking_rules"]:
         if rule["kind"] == "no_place":
-            rule["narrative_top_k"] = 2  # small data: few reports meet ten crimes in a day
+            # small data: few reports meet ten crimes in a day, few crimes ten reports
+            rule["narrative_top_k"] = rule["narrative_top_k_crime"] = 2
     with warehouse_with(tmp_path / "w.duckdb", data, exclude=night) as warehouse:
         link(warehouse, "before", settings=settings)
-        floors_before = floors(warehouse)
-        assert floors_before  # reports that met k crimes under the no_place rule have a narrative floor
-        new_reports = set(pl.read_parquet(data / "cst_v.parquet").filter(pl.col("ingest_seq").is_in(night))["report_key"])
+        before = {source: floors(warehouse, source) for source in ("cst", "police")}
+        # records that met k of the other side under the no_place rule have a narrative floor
+        assert before["cst"] and before["police"]
+        new_keys = {
+            "cst": set(pl.read_parquet(data / "cst_v.parquet").filter(pl.col("ingest_seq").is_in(night))["report_key"]),
+            "police": set(pl.read_parquet(data / "police_v.parquet").filter(pl.col("ingest_seq").is_in(night))["crime_key"]),
+        }
         for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
             with warehouse.transaction():
                 warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
         assert link(warehouse, "night", settings=settings).mode == "incremental"
-        floors_after = floors(warehouse)
-    assert {r for r in floors_after if r in new_reports}
-    kept = {r: f for r, f in floors_before.items() if r not in new_reports}
-    assert {r: f for r, f in floors_after.items() if r not in new_reports} == kept
+        after = {source: floors(warehouse, source) for source in ("cst", "police")}
+    for source in ("cst", "police"):
+        assert {key for key in after[source] if key in new_keys[source]}, source
+        kept = {key: f for key, f in before[source].items() if key not in new_keys[source]}
+        assert {key: f for key, f in after[source].items() if key not in new_keys[source]} == kept, source
+
+
+def stored_terms(warehouse: Warehouse) -> pl.DataFrame:
+    return warehouse.query("select * from link_narrative_terms")
+
+
+def parsed_terms(warehouse: Warehouse) -> pl.DataFrame:
+    """Every record's terms parsed afresh from its latest version (what the store must hold)."""
+    cst = warehouse.query("select * from stg_cst_reports order by report_key")
+    police = warehouse.query("select * from stg_police_crimes order by crime_key")
+    return narrative_model(cst, police, linkage_settings()).term_rows()
+
+
+def test_stored_narrative_terms_follow_every_night_and_a_night_reads_them(tmp_path, data, night, monkeypatch):
+    with warehouse_with(tmp_path / "w.duckdb", data, exclude=night) as warehouse:
+        link(warehouse, "before")
+        assert_frame_equal(stored_terms(warehouse), parsed_terms(warehouse), check_row_order=False)
+        for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+            with warehouse.transaction():
+                warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
+        # a correction: a crime's summary rewritten (its old terms must go)
+        crime = warehouse.query("select crime_key from stg_police_crimes where summary_redacted is not null limit 1")
+        corrected = _new_version(data, crime.item(), summary_redacted="ANTISEMITIC GRAFFITI SPRAYED ON THE BUS SHELTER")
+        with warehouse.transaction():
+            warehouse.insert("stg_police_crime_versions", corrected)
+        # a night reads the unchanged records' terms: their text is not parsed again
+        parsed_counts: list[tuple[int, int]] = []
+        real = linking.narrative_model
+
+        def counting(cst, police, settings, idf=None, known_terms=None):
+            known = set() if known_terms is None else set(known_terms["record_key"])
+            parsed_counts.append((sum(k not in known for k in cst["report_key"]),
+                                  sum(k not in known for k in police["crime_key"])))
+            return real(cst, police, settings, idf=idf, known_terms=known_terms)
+
+        monkeypatch.setattr(linking, "narrative_model", counting)
+        summary = link(warehouse, "night")
+        assert summary.mode == "incremental"
+        assert parsed_counts and parsed_counts[-1][0] <= summary.changed_reports
+        assert parsed_counts[-1][1] <= summary.changed_crimes
+        assert_frame_equal(stored_terms(warehouse), parsed_terms(warehouse), check_row_order=False)
+
+
+def test_a_night_stores_every_records_terms_when_none_follow_the_model(tmp_path, data, night):
+    # a warehouse linked before terms were stored (or under another model): the next night parses
+    # every record once, stores the terms, and links as it would have
+    with warehouse_with(tmp_path / "a.duckdb", data, exclude=night) as a, \
+            warehouse_with(tmp_path / "b.duckdb", data, exclude=night) as b:
+        for warehouse in (a, b):
+            link(warehouse, "before")
+        with b.transaction():
+            b.execute("delete from link_narrative_terms")
+            b.execute("delete from link_narrative_terms_state")
+        for warehouse in (a, b):
+            for table, name in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+                with warehouse.transaction():
+                    warehouse.insert(table, pl.read_parquet(data / f"{name}.parquet").filter(pl.col("ingest_seq").is_in(night)))
+            assert link(warehouse, "night").mode == "incremental"
+        assert b.scalar("select model_run_id from link_narrative_terms_state") == "before"
+        assert_frame_equal(stored_terms(b), parsed_terms(b), check_row_order=False)
+        columns = [*PAIRS, "status", "match_probability", "narrative_cosine"]
+        assert_frame_equal(pairs(a).select(columns), pairs(b).select(columns))
 
 
 def _new_version(data: Path, crime_key: str, **changes) -> pl.DataFrame:

@@ -443,6 +443,27 @@ def test_pipeline_links_the_same_incident_across_styles(settings):
     assert set(weights.head(2).select("report_key", "crime_key").iter_rows()) == {("R1", "P1"), ("R2", "P2")}
 
 
+def test_known_terms_stand_in_for_parsing_their_records(settings):
+    # a night reads the stored terms of the records it does not change: the model must be the one
+    # parsing would give; the known records' text is blanked to show it is not parsed again
+    c, p = two_incidents()
+    parsed = narrative_model(c, p, settings)
+    known = parsed.term_rows().filter(pl.col("record_key").is_in(["R1", "P2"]))
+    assert known["source"].sort().to_list() == ["cst", "police"]
+    assert known.select(pl.col("narrative_terms", "offender_terms").list.len().min()).row(0) > (0, 0)
+    blanked_c = c.with_columns(
+        pl.when(pl.col("report_key") == "R1").then(None).otherwise(pl.col(name)).alias(name)
+        for name in ("description_redacted", "offender_description_redacted")
+    )
+    blanked_p = p.with_columns(
+        pl.when(pl.col("crime_key") == "P2").then(None).otherwise(pl.col("summary_redacted")).alias("summary_redacted")
+    )
+    read = narrative_model(blanked_c, blanked_p, settings, idf=parsed.idf, known_terms=known)
+    for name in ("cst_terms", "police_terms", "cst_offender_terms", "police_offender_terms"):
+        assert_frame_equal(getattr(read, name), getattr(parsed, name), check_row_order=False)
+    assert_frame_equal(read.term_rows(), parsed.term_rows(), check_row_order=False)
+
+
 def test_a_chunk_of_a_corpus_wide_narrative_model_is_the_model_of_that_chunk(settings):
     c, p = two_incidents()
     everything = narrative_model(c, p, settings)
@@ -567,6 +588,53 @@ def test_a_reports_floor_keeps_a_night_of_crimes_from_pairing_it_with_their_best
     assert pairs_of(unbounded) == {("R1", "P4"), ("R2", "P4")}
     assert pairs_of(bounded) == {("R2", "P4")}
     assert bounded["report_floor"].is_null().all()  # unchanged reports met tonight's crimes only: no new floor
+
+
+def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best(settings):
+    # the same from the crimes' side: P1's floor is its cosine with R1. A night brings R4 alone, a
+    # phone call: its own nearest crime P2 takes it; P1's best of that night is R4 too (the only
+    # report), far below P1's floor, so the floor keeps (R4, P1) out
+    only_online, c, p = online_corpus(settings)
+    p = p.with_columns(pl.lit("M8").alias("postcode_district"))  # placed crimes: one contest, the online reports
+    full = vectors(c, p, only_online)
+    floors = full.select("crime_key", "crime_floor").unique().sort("crime_key")
+    cosine = dict(zip(zip(full["report_key"], full["crime_key"], strict=True), full["narrative_cosine"], strict=True))
+    assert floors["crime_key"].to_list() == ["P1", "P2"]
+    assert floors["crime_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
+    night_reports = pl.concat([c, cst({"report_key": "R4", "incident_date": date(2026, 3, 1), "method": "online",
+                                       "location_type": "online",
+                                       "description_redacted": "a threatening phone call about the synagogue"})])
+    texts = narrative_model(night_reports, p, only_online)
+    tonight = pl.Series(["R4"])
+    unbounded = comparison_vectors_for(night_reports, p, only_online, texts, changed_reports=tonight)
+    bounded = comparison_vectors_for(night_reports, p, only_online, texts, changed_reports=tonight, crime_floors=floors)
+    assert pairs_of(unbounded) == {("R4", "P1"), ("R4", "P2")}
+    assert pairs_of(bounded) == {("R4", "P2")}
+    assert bounded["crime_floor"].is_null().all()  # unchanged crimes met tonight's reports only: no new floor
+    assert bounded["report_floor"].to_list() == pytest.approx([cosine_of(bounded, "R4", "P2")])
+
+
+def cosine_of(frame: pl.DataFrame, report_key: str, crime_key: str) -> float:
+    row = frame.filter((pl.col("report_key") == report_key) & (pl.col("crime_key") == crime_key))
+    return row["narrative_cosine"].item()
+
+
+def test_a_crime_without_a_place_holds_the_lower_floor_of_its_two_contests():
+    # a crime without a place takes its k best among the online reports and, apart, among the
+    # placed ones: one stored floor bounds both only as the lower of the two, and only when it
+    # reached k in both; a placed crime meets the online reports alone
+    from transforms.linkage_blocking import _crime_floors
+
+    contests = pl.DataFrame(
+        {"col": [0, 0, 1, 2], "crime_floor": [0.5, 0.3, 0.4, 0.6], "contest": [0, 1, 0, 0]},
+        schema={"col": pl.UInt32, "crime_floor": pl.Float64, "contest": pl.Int32},
+    )
+    crimes = pl.DataFrame(
+        {"col": [0, 1, 2], "crime_key": ["online", "online_once", "placed"], "no_place": [True, True, False]},
+        schema={"col": pl.UInt32, "crime_key": pl.String, "no_place": pl.Boolean},
+    )
+    found = _crime_floors(contests, crimes).sort("crime_key")
+    assert found.rows() == [("online", 0.3), ("placed", 0.6)]
 
 
 def test_a_pairs_narrative_cosine_is_that_of_its_two_narratives(settings):

@@ -1,5 +1,5 @@
 -- Remember the version of every record in link_scope_keys as linked by this run (`?` = run id);
--- a report's narrative floor is written after (report_floors_update), null until then.
+-- a record's narrative floor is written after (narrative_floors_update), null until then.
 insert or replace into link_record_state (source, record_key, file_hash, source_row, linked_run_id, no_place_floor)
 select 'cst', c.report_key, c.file_hash, c.source_row, ?, cast(null as double)
 from stg_cst_reports as c
