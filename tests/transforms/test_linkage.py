@@ -560,6 +560,11 @@ def online_corpus(settings: dict) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
     return {**settings, "blocking_rules": [rule]}, c, p
 
 
+def cosines(frame: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """(report_key, crime_key) -> the pair's narrative cosine."""
+    return dict(zip(zip(frame["report_key"], frame["crime_key"], strict=True), frame["narrative_cosine"], strict=True))
+
+
 def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
     # k = 1 both ways: R1's nearest is P1, R2's is P2; P3 is nearest to R1 but not R1's nearest,
     # so only the crime-side top-k brings (R1, P3) in
@@ -576,7 +581,7 @@ def test_a_reports_floor_keeps_a_night_of_crimes_from_pairing_it_with_their_best
     only_online, c, p = online_corpus(settings)
     full = vectors(c, p, only_online)
     floors = full.select("report_key", "report_floor").unique().sort("report_key")
-    cosine = dict(zip(zip(full["report_key"], full["crime_key"], strict=True), full["narrative_cosine"], strict=True))
+    cosine = cosines(full)
     assert floors["report_key"].to_list() == ["R1", "R2"]
     assert floors["report_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
     night_crimes = pl.concat([p, police({"crime_key": "P4", "occurred_from": datetime(2026, 3, 1, 12),
@@ -598,7 +603,7 @@ def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best
     p = p.with_columns(pl.lit("M8").alias("postcode_district"))  # placed crimes: one contest, the online reports
     full = vectors(c, p, only_online)
     floors = full.select("crime_key", "crime_floor").unique().sort("crime_key")
-    cosine = dict(zip(zip(full["report_key"], full["crime_key"], strict=True), full["narrative_cosine"], strict=True))
+    cosine = cosines(full)
     assert floors["crime_key"].to_list() == ["P1", "P2"]
     assert floors["crime_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
     night_reports = pl.concat([c, cst({"report_key": "R4", "incident_date": date(2026, 3, 1), "method": "online",
@@ -611,12 +616,9 @@ def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best
     assert pairs_of(unbounded) == {("R4", "P1"), ("R4", "P2")}
     assert pairs_of(bounded) == {("R4", "P2")}
     assert bounded["crime_floor"].is_null().all()  # unchanged crimes met tonight's reports only: no new floor
-    assert bounded["report_floor"].to_list() == pytest.approx([cosine_of(bounded, "R4", "P2")])
+    assert bounded["report_floor"].to_list() == pytest.approx([cosines(bounded)[("R4", "P2")]])
 
 
-def cosine_of(frame: pl.DataFrame, report_key: str, crime_key: str) -> float:
-    row = frame.filter((pl.col("report_key") == report_key) & (pl.col("crime_key") == crime_key))
-    return row["narrative_cosine"].item()
 
 
 def test_a_crime_without_a_place_holds_the_lower_floor_of_its_two_contests():

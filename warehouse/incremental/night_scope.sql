@@ -71,9 +71,10 @@ touched_crimes as (
 final as (
     select 'r:' || report_key as graph_node from touched_reports
     union
+    -- a key filter, which DuckDB pushes below the staging view's window (a join is not)
     select police_graph_nodes.graph_node
     from police_graph_nodes
-    inner join touched_crimes on police_graph_nodes.crime_key = touched_crimes.crime_key
+    where police_graph_nodes.crime_key in (select crime_key from touched_crimes)
     union
     select old_crime_nodes.graph_node
     from old_crime_nodes
@@ -96,16 +97,34 @@ old_members as (
     inner join incremental_incidents on incident_members.incident_key = incremental_incidents.incident_key
 ),
 
+-- the members now in a touched node, found by key filters that DuckDB pushes below the
+-- staging views' windows: a report node names its report, a crime node its crime, a group
+-- node its group (group ids are per force: a superset, narrowed by the node itself)
 reports_now as (
     select 'r:' || stg_cst_reports.report_key as member_key, stg_cst_reports.report_key, cast(null as varchar) as crime_key
     from stg_cst_reports
-    inner join incremental_touched_nodes on 'r:' || stg_cst_reports.report_key = incremental_touched_nodes.graph_node
+    where stg_cst_reports.report_key in (
+        select substr(graph_node, 3) from incremental_touched_nodes where starts_with(graph_node, 'r:')
+    )
+),
+
+crimes_in_touched_nodes as (
+    select substr(graph_node, 3) as crime_key
+    from incremental_touched_nodes
+    where starts_with(graph_node, 'c:')
+    union
+    select police_incident_groups.crime_key
+    from police_incident_groups
+    where police_incident_groups.police_incident_id in (
+        select split_part(graph_node, ':', 3) from incremental_touched_nodes where starts_with(graph_node, 'g:')
+    )
 ),
 
 crimes_now as (
     select 'c:' || police_graph_nodes.crime_key as member_key, cast(null as varchar) as report_key, police_graph_nodes.crime_key
     from police_graph_nodes
-    inner join incremental_touched_nodes on police_graph_nodes.graph_node = incremental_touched_nodes.graph_node
+    where police_graph_nodes.crime_key in (select crime_key from crimes_in_touched_nodes)
+        and police_graph_nodes.graph_node in (select graph_node from incremental_touched_nodes)
 )
 
 select * from old_members
