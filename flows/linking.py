@@ -273,7 +273,7 @@ def _store_terms(warehouse: Warehouse, terms: pl.DataFrame, model_run_id: str, r
         warehouse.execute("delete from link_narrative_terms_state")
         warehouse.execute("insert into link_narrative_terms_state values (?)", [model_run_id])
     # a changed record's row replaced (every record has one, so none is left from an old version)
-    warehouse.insert("link_narrative_terms", terms.select(*TERM_SCHEMA), or_replace=not replace_all)
+    warehouse.insert("link_narrative_terms", terms.select(*TERM_SCHEMA), on_conflict=None if replace_all else "replace")
 
 
 def _ensure_stored_terms(warehouse: Warehouse, settings: dict, model_run_id: str, idf: pl.DataFrame) -> None:
@@ -454,17 +454,17 @@ def _incremental(
     texts = narrative_model(cst, police, settings, idf=idf,
                             known_terms=_terms_rekeyed(known_terms, report_ids, crime_ids, "key", "short"))
     del known_terms
+    changed_reports_short = _series_rekeyed(changed_reports, report_ids, "key", "short")
+    changed_crimes_short = _series_rekeyed(changed_crimes, crime_ids, "key", "short")
     # the changed records' terms, parsed tonight, stored for the nights that meet them again
-    changed_short = pl.concat([_series_rekeyed(changed_reports, report_ids, "key", "short"),
-                               _series_rekeyed(changed_crimes, crime_ids, "key", "short")])
     _store_terms(
         warehouse,
-        _terms_rekeyed(texts.term_rows(only=changed_short), report_ids, crime_ids, "short", "key"),
+        _terms_rekeyed(texts.term_rows(only=pl.concat([changed_reports_short, changed_crimes_short])),
+                       report_ids, crime_ids, "short", "key"),
         model_run_id, replace_all=False,
     )
     vectors = comparison_vectors_for(
-        cst, police, settings, texts, _series_rekeyed(changed_reports, report_ids, "key", "short"),
-        _series_rekeyed(changed_crimes, crime_ids, "key", "short"), token_frequency,
+        cst, police, settings, texts, changed_reports_short, changed_crimes_short, token_frequency,
         report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
         crime_floors=None if crime_floors is None else _rekeyed(crime_floors, "crime_key", crime_ids, "key", "short"),
     )

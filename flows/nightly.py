@@ -291,7 +291,7 @@ def load_prepared(
         ).unique(keep="first", maintain_order=True).with_columns(
             pl.lit(run_id).alias("run_id"), pl.lit(now).alias("seen_at")
         ),
-        or_ignore=True,
+        on_conflict="ignore",
     )
     for item in prepared:
         summary.files_seen += 1

@@ -207,14 +207,13 @@ def narrative_model(
     if known_terms is None or known_terms.is_empty():
         cst_terms, police_terms, cst_offender, police_offender = _parsed_terms(cst, police, settings, lexicon)
     else:
-        known = {side: _long_terms(known_terms.filter(pl.col("source") == side)) for side in ("cst", "police")}
+        rows = {side: known_terms.filter(pl.col("source") == side) for side in ("cst", "police")}
+        known = {side: _long_terms(side_rows) for side, side_rows in rows.items()}
         # every known record has its row, terms or none
-        cst_new = cst.join(known_terms.filter(pl.col("source") == "cst").select(pl.col("record_key").alias("report_key")),
+        cst_new = cst.join(rows["cst"].select(pl.col("record_key").alias("report_key")),
                            on="report_key", how="anti", maintain_order="left")
-        police_new = police.join(
-            known_terms.filter(pl.col("source") == "police").select(pl.col("record_key").alias("crime_key")),
-            on="crime_key", how="anti", maintain_order="left",
-        )
+        police_new = police.join(rows["police"].select(pl.col("record_key").alias("crime_key")),
+                                 on="crime_key", how="anti", maintain_order="left")
         parsed_cst, parsed_police, parsed_cst_offender, parsed_police_offender = _parsed_terms(
             cst_new, police_new, settings, lexicon
         )

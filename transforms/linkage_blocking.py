@@ -281,6 +281,26 @@ def _top_k(
     )
 
 
+def _kth_best(chosen: pl.DataFrame, by: str, k: int, name: str) -> pl.DataFrame:
+    """(`by`, `name`): the floor of each record that took k of the other side in `chosen`
+    (`row`, `col`, `cosine`): the least cosine of its k, which a later arrival must beat."""
+    return (
+        chosen.group_by(by).agg(pl.len().alias("n"), pl.col("cosine").min().alias(name))
+        .filter(pl.col("n") >= k).select(by, name)
+    )
+
+
+def _at_or_above_floor(
+    chosen: pl.DataFrame, by: str, keys: pl.DataFrame, key: str, stored: pl.DataFrame, name: str
+) -> pl.DataFrame:
+    """The rows of `chosen` at or above the floor its `by` record held before (`stored`: `key`,
+    `name`; `keys` maps `by` to `key`), with a hair of room for rounding; a record without one
+    keeps them all."""
+    return chosen.join(keys.select(by, key).join(stored, on=key), on=by, how="left").filter(
+        pl.col(name).is_null() | (pl.col("cosine") >= pl.col(name) - FLOOR_SLACK)
+    )
+
+
 def _crime_floors(contest_floors: pl.DataFrame, crimes: pl.DataFrame) -> pl.DataFrame:
     """(crime_key, crime_floor) from each contest's floors (`col`, `crime_floor`, `contest`).
 
@@ -326,7 +346,7 @@ def _no_place_pairs(
     cst = cst.with_row_index("row")
     police = police.with_row_index("col")
     report_keys = cst.select(pl.col("row").cast(pl.UInt32), "report_key")
-    crime_keys = police.select(pl.col("col").cast(pl.UInt32), "crime_key")
+    crime_keys = police.select(pl.col("col").cast(pl.UInt32), "crime_key", "no_place")
     days = _exploded_days(police.drop_nulls(keys).select("col", *keys, "f", "t", "no_place"), lo, hi)
     parts = []
     floors: list[pl.DataFrame] = []
@@ -363,15 +383,9 @@ def _no_place_pairs(
                 schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64},
             )
             # a report met k crimes: the k-th best is its floor (a later crime must beat it)
-            floors.append(
-                per_report.group_by("row").agg(pl.len().alias("n"), pl.col("cosine").min().alias("report_floor"))
-                .filter(pl.col("n") >= k).select("row", "report_floor")
-            )
+            floors.append(_kth_best(per_report, "row", k, "report_floor"))
             if report_floors is not None:
-                # the floor a report held before, with a hair of room for rounding
-                per_report = per_report.join(
-                    report_keys.join(report_floors, on="report_key"), on="row", how="left",
-                ).filter(pl.col("report_floor").is_null() | (pl.col("cosine") >= pl.col("report_floor") - FLOOR_SLACK))
+                per_report = _at_or_above_floor(per_report, "row", report_keys, "report_key", report_floors, "report_floor")
             per_crime = (
                 pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
                 .unique(["row", "col"])
@@ -381,13 +395,10 @@ def _no_place_pairs(
             )
             # a crime's floor likewise: the k_crime-th best of the reports it met (over all its days)
             crime_side_floors.append(
-                per_crime.group_by("col").agg(pl.len().alias("n"), pl.col("cosine").min().alias("crime_floor"))
-                .filter(pl.col("n") >= k_crime).select("col", "crime_floor", pl.lit(contest).alias("contest"))
+                _kth_best(per_crime, "col", k_crime, "crime_floor").with_columns(pl.lit(contest).alias("contest"))
             )
             if crime_floors is not None:
-                per_crime = per_crime.join(
-                    crime_keys.join(crime_floors, on="crime_key"), on="col", how="left",
-                ).filter(pl.col("crime_floor").is_null() | (pl.col("cosine") >= pl.col("crime_floor") - FLOOR_SLACK))
+                per_crime = _at_or_above_floor(per_crime, "col", crime_keys, "crime_key", crime_floors, "crime_floor")
             pairs = pl.concat([per_report.select("row", "col"), per_crime.select("row", "col")])
         parts.append(pairs)
     floor_frame = (
@@ -395,7 +406,7 @@ def _no_place_pairs(
         if floors else pl.DataFrame(schema=FLOOR_SCHEMA)
     )
     crime_floor_frame = (
-        _crime_floors(pl.concat(crime_side_floors), police.select(pl.col("col").cast(pl.UInt32), "crime_key", "no_place"))
+        _crime_floors(pl.concat(crime_side_floors), crime_keys)
         if crime_side_floors else pl.DataFrame(schema=CRIME_FLOOR_SCHEMA)
     )
     if not parts:

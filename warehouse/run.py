@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import jinja2
@@ -143,16 +143,16 @@ class Warehouse:
         if complete is not None:
             complete()
 
-    def insert(self, table: str, frame: pl.DataFrame, or_ignore: bool = False, or_replace: bool = False) -> int:
-        """Append a frame to a table, matching columns by name (`or_ignore`: skip rows whose
-        primary key is already there; `or_replace`: replace those rows)."""
+    def insert(self, table: str, frame: pl.DataFrame, on_conflict: Literal["ignore", "replace"] | None = None) -> int:
+        """Append a frame to a table, matching columns by name (`on_conflict`: what becomes of a row
+        whose primary key is already there: kept, `ignore`, or replaced, `replace`)."""
         if frame.is_empty():
             return 0
         name = f"incoming_{table}"
         self.con.register(name, frame.to_arrow())
         try:
             columns = ", ".join(f'"{c}"' for c in frame.columns)
-            verb = "insert or ignore" if or_ignore else "insert or replace" if or_replace else "insert"
+            verb = f"insert or {on_conflict}" if on_conflict else "insert"
             self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
         finally:
             self.con.unregister(name)
