@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from expectations import gx_process
 from expectations.gx_runner import GX_LOCK, gx_engine
 
 
@@ -35,9 +36,14 @@ def write_data_docs(reports_dir: Path, run_id: str, entries: list[dict[str, Any]
     """Build the run's Data Docs; returns the run's index.html (None when nothing was validated).
 
     `entries`: {"label": file key, "suite": suite JSON, "result": value-free result JSON}.
+    Built where GX runs: the run's helper process (`gx_process`), or here.
     """
     if not entries:
         return None
+    return gx_process.call(_write_data_docs_here, reports_dir, run_id, entries)
+
+
+def _write_data_docs_here(reports_dir: Path, run_id: str, entries: list[dict[str, Any]]) -> Path | None:
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (

@@ -2,7 +2,9 @@
 
 One ephemeral GX context per process (nothing written to disk), shared by the
 concurrent source tasks behind a lock (GX's context is not thread-safe; the
-work is CPU-bound under the GIL anyway). GX takes pandas frames only.
+work is CPU-bound under the GIL anyway). GX takes pandas frames only. When a
+run has started a helper process (`expectations/gx_process.py`), the suites
+run there: `run_suite` sends the frame and gets plain dicts back.
 
 GX results carry the failing values (`unexpected_list`,
 `partial_unexpected_list`, `unexpected_index_list` entries, observed column
@@ -19,6 +21,8 @@ import os
 import threading
 from functools import lru_cache
 from typing import Any
+
+from expectations import gx_process
 
 GX_LOCK = threading.RLock()
 POSITION = "_position"
@@ -44,13 +48,16 @@ def gx_engine() -> tuple[Any, Any]:
     return _STATE["gx"], _STATE["batch_definition"]
 
 
-def warm_up() -> threading.Thread:
-    """Start importing GX and building its context in a background thread.
+def warm_up() -> threading.Thread | None:
+    """Start importing GX and building its context in a background thread (None when a
+    helper process validates for this one: it imported GX already, or is doing so).
 
     Importing great_expectations takes about 3 s (pandas, scipy, altair, sqlalchemy). A run
     that will validate starts this first, so the import overlaps with work that waits on
     I/O or native code (the Prefect API, DuckDB, reading and hashing the landed files).
     """
+    if gx_process.running():
+        return None
     thread = threading.Thread(target=gx_engine, name="gx-warm-up", daemon=True)
     thread.start()
     return thread
@@ -94,7 +101,8 @@ def gx_suite(suite_json: str) -> Any:
 def run_suite(
     suite: dict[str, Any], frame: Any, index_columns: list[str], parameters: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Validate a pandas frame; one plain dict per expectation (values still in it: keep in memory).
+    """Validate a Polars or pandas frame; one plain dict per expectation (values still in it:
+    keep in memory). Runs in the GX helper process when the run started one.
 
     Two passes: every expectation with `BOOLEAN_ONLY` (cheap), then only the
     failed ones again with `COMPLETE` to learn which rows failed. Clean files,
@@ -105,6 +113,14 @@ def run_suite(
     expectations), `raised` (bool),
     `result` (the value-free part of GX's result).
     """
+    return gx_process.call(_run_suite_here, suite, frame, index_columns, parameters)
+
+
+def _run_suite_here(
+    suite: dict[str, Any], frame: Any, index_columns: list[str], parameters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    if hasattr(frame, "to_pandas"):  # Polars: converted where GX runs (pandas is GX's import)
+        frame = frame.to_pandas()
     # GX returns results in its own order: each expectation carries its position in meta
     numbered = {
         **suite,

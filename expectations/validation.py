@@ -148,7 +148,7 @@ def _validated(
             [frames[i].with_columns(pl.lit(i, dtype=pl.Int64).alias(FILE_COLUMN)) for i in group],
             how="vertical_relaxed",
         )
-        runs = run_suite(suite, stacked.to_pandas(), [FILE_COLUMN, index], parameters)
+        runs = run_suite(suite, stacked, [FILE_COLUMN, index], parameters)
         if len(group) > 1 and any(
             run["raised"] or (not run["success"] and run["rows"] is None) for run in runs
         ):

@@ -27,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_flow_run
 from prefect.utilities.annotations import quote
 
+from expectations import gx_process
 from expectations.docs import write_data_docs
 from expectations.gx_runner import warm_up
 from expectations.suites import SuiteError
@@ -505,6 +506,8 @@ def nightly(config_path: str | None = None) -> RunSummary:
             if retried or any_unseen(warehouse, files):
                 # a file will likely be validated: GX's import overlaps with the reading
                 warming = warm_up()
+            else:
+                gx_process.stop()  # nothing to validate: the CLI's GX helper gives its core back
             futures = [
                 prepare_source.submit(
                     mapping.id, by_folder.get(folder, []), landing, mapping,

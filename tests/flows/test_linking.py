@@ -181,6 +181,47 @@ def test_a_nights_records_get_narrative_floors_and_the_others_keep_theirs(tmp_pa
         assert {key: f for key, f in after[source].items() if key not in new_keys[source]} == kept, source
 
 
+def test_a_nights_crimes_reach_every_report_a_blocking_rule_can_pair_them_with(tmp_path, data):
+    """records_near_changes' reports, against the rules' windows written out pair by pair."""
+    settings = linkage_settings()
+    windows = linking._near_windows(settings)
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        police = warehouse.query("select * from stg_police_crimes where occurred_from is not null")
+        changed = police.sample(n=150, seed=7)["crime_key"]
+        linking._set_scope(warehouse, {"cst_changed": pl.Series([], dtype=pl.String), "police_changed": changed})
+        reach = warehouse.query(linking._sql("records_near_changes"), {
+            "before": linking.SCOPE_DAYS_BEFORE, "after": linking.SCOPE_DAYS_AFTER, **windows,
+            "max_range": int(settings.get("max_range_days", 31)),
+        })
+        cst = warehouse.query("select * from stg_cst_report_versions where incident_date is not null")
+    crimes = police.filter(pl.col("crime_key").is_in(changed.implode())).select(
+        pl.col("occurred_from").dt.date().alias("f"),
+        pl.min_horizontal(
+            pl.coalesce("occurred_to", "occurred_from").dt.date(),
+            pl.col("occurred_from").dt.date() + pl.duration(days=int(settings.get("max_range_days", 31))),
+        ).alias("t"),
+        "postcode_unit_key", "street", "postcode_district", pl.col("force_id").alias("crime_force"),
+    )
+    every_pair = cst.join(crimes, how="cross")
+    d, f, t = pl.col("incident_date"), pl.col("f"), pl.col("t")
+
+    def within(before: int, after: int) -> pl.Expr:
+        return (f <= d + pl.duration(days=after)) & (t >= d - pl.duration(days=before))
+
+    no_district = pl.col("postcode_district").is_null() | pl.col("postcode_district_right").is_null()
+    same_force = (pl.col("force_id") == pl.col("crime_force")) | pl.col("force_id").fill_null("unknown").eq("unknown")
+    expected = every_pair.filter(
+        ((pl.col("postcode_unit_key") == pl.col("postcode_unit_key_right"))
+         | (pl.col("street") == pl.col("street_right")))
+        & within(linking.SCOPE_DAYS_BEFORE, linking.SCOPE_DAYS_AFTER)
+        | (pl.col("postcode_district") == pl.col("postcode_district_right")) & within(windows["near"], windows["near"])
+        | no_district & same_force & within(windows["online"], windows["online"])
+    )["report_key"].unique()
+    found = reach.filter(pl.col("source") == "cst")["record_key"]
+    assert expected.len() > 100 and cst["force_id"].is_in(["unknown"]).any()
+    assert set(found.to_list()) == set(expected.to_list())
+
+
 def stored_terms(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.query("select * from link_narrative_terms")
 
