@@ -237,13 +237,34 @@ def _identity_pairs(
     return _sharing_pairs(cst, police, cst_identity, police_identity, usable, rule.get("window", [-30, 30]))
 
 
-def _best(block: np.ndarray, rows_a: np.ndarray, cols_a: np.ndarray, k: int, min_cosine: float) -> tuple[np.ndarray, ...]:
-    """Every row's k highest cells of a (rows x cols) cosine block, at least `min_cosine`."""
+def _best(
+    block: np.ndarray, rows_a: np.ndarray, cols_a: np.ndarray, k: int, min_cosine: float,
+    floors: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Every row's k highest cells of a (rows x cols) cosine block, at least `min_cosine`, and
+    at least the row's floor (`floors`, aligned with the rows; -inf where a row has none).
+
+    A row with at most k cells at or above its threshold keeps exactly those: they are the
+    part of its top k that passes (everything below the threshold is below them), found by a
+    comparison instead of a partition. On a night, most rows' floors are above every cell.
+    """
+    threshold = np.full(block.shape[0], min_cosine) if floors is None else np.maximum(floors - FLOOR_SLACK, min_cosine)
+    if floors is not None:
+        above = block >= threshold[:, None]
+        few = above.sum(axis=1) <= k
+        r, c = np.nonzero(above[few])
+        found = (rows_a[few][r], cols_a[c], block[few][r, c])
+        if few.all():
+            return found
+        block, rows_a, threshold = block[~few], rows_a[~few], threshold[~few]
     kk = min(k, block.shape[1])
     best = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
     scores = np.take_along_axis(block, best, axis=1)
-    keep = scores >= min_cosine
-    return np.repeat(rows_a, kk).reshape(-1, kk)[keep], cols_a[best][keep], scores[keep]
+    keep = scores >= threshold[:, None]
+    topped = (np.repeat(rows_a, kk).reshape(-1, kk)[keep], cols_a[best][keep], scores[keep])
+    if floors is None:
+        return topped
+    return tuple(np.concatenate([a, b]) for a, b in zip(found, topped, strict=True))
 
 
 def _top_k(
@@ -253,9 +274,12 @@ def _top_k(
     k: int,
     k_col: int,
     min_cosine: float,
+    row_floors: np.ndarray | None = None,
+    col_floors: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """For each group (rows, cols): every row's k most similar cols and every col's k_col most
-    similar rows by narrative cosine, from one product per group.
+    similar rows by narrative cosine, from one product per group; with `row_floors` /
+    `col_floors` (by matrix row, -inf for none) only those at or above the row's / col's floor.
 
     Returns ([rows, cols, cosines], [rows, cols, cosines]) for the two directions.
     """
@@ -268,8 +292,10 @@ def _top_k(
         block = (row_matrix[rows_a] @ col_matrix[cols_a].T).toarray()
         if block.size == 0:
             continue
-        by_row.append(_best(block, rows_a, cols_a, k, min_cosine))
-        c_idx, r_idx, scores = _best(block.T, cols_a, rows_a, k_col, min_cosine)
+        by_row.append(_best(block, rows_a, cols_a, k, min_cosine, None if row_floors is None else row_floors[rows_a]))
+        c_idx, r_idx, scores = _best(
+            block.T, cols_a, rows_a, k_col, min_cosine, None if col_floors is None else col_floors[cols_a]
+        )
         by_col.append((r_idx, c_idx, scores))
 
     def joined(parts: list[tuple[np.ndarray, ...]], i: int, dtype: type) -> np.ndarray:
@@ -290,14 +316,14 @@ def _kth_best(chosen: pl.DataFrame, by: str, k: int, name: str) -> pl.DataFrame:
     )
 
 
-def _at_or_above_floor(
-    chosen: pl.DataFrame, by: str, keys: pl.DataFrame, key: str, stored: pl.DataFrame, name: str
-) -> pl.DataFrame:
-    """The rows of `chosen` at or above the floor its `by` record held before (`stored`: `key`,
-    `name`; `keys` maps `by` to `key`), with a hair of room for rounding; a record without one
-    keeps them all."""
-    return chosen.join(keys.select(by, key).join(stored, on=key), on=by, how="left").filter(
-        pl.col(name).is_null() | (pl.col("cosine") >= pl.col(name) - FLOOR_SLACK)
+def _floor_array(keys: pl.DataFrame, key: str, stored: pl.DataFrame | None, name: str) -> np.ndarray | None:
+    """The floor each record held before (`stored`: `key`, `name`), by its position in `keys`;
+    -inf for a record without one (it keeps its whole top k). None without stored floors."""
+    if stored is None:
+        return None
+    return (
+        keys.select(key).join(stored.select(key, name), on=key, how="left", maintain_order="left")[name]
+        .fill_null(-np.inf).to_numpy().astype(np.float64)
     )
 
 
@@ -337,7 +363,9 @@ def _no_place_pairs(
     own top-k to crimes at or above its floor: on a night that brings crimes
     alone, a report's k best among tonight's crimes are not its k best among
     all (see `candidate_pairs`). `crime_floors` does the same for a crime's
-    own top-k on a night that brings reports alone.
+    own top-k on a night that brings reports alone. A side given stored floors gets
+    none back: its records met only part of the other side, so their k-th best
+    here is no floor.
     """
     keys = list(rule.get("keys", ["force_id"]))
     window = rule.get("window", [-3, 3])
@@ -347,6 +375,10 @@ def _no_place_pairs(
     police = police.with_row_index("col")
     report_keys = cst.select(pl.col("row").cast(pl.UInt32), "report_key")
     crime_keys = police.select(pl.col("col").cast(pl.UInt32), "crime_key", "no_place")
+    # stored floors by matrix row: the top-k of a record compared with only part of the other
+    # side keep only what beats its floor (the floor it has then is not found here)
+    report_floor_array = _floor_array(report_keys, "report_key", report_floors, "report_floor")
+    crime_floor_array = _floor_array(crime_keys, "crime_key", crime_floors, "crime_floor")
     days = _exploded_days(police.drop_nulls(keys).select("col", *keys, "f", "t", "no_place"), lo, hi)
     parts = []
     floors: list[pl.DataFrame] = []
@@ -377,15 +409,16 @@ def _no_place_pairs(
             # reports over all the days its range covers (a crime sits in several day groups)
             min_cosine = float(rule.get("min_cosine", 0.0))
             k_crime = int(rule.get("narrative_top_k_crime", k))
-            (r1, c1, s1), (r2, c2, s2) = _top_k(groups, cst_vectors, police_vectors, k, k_crime, min_cosine)
+            (r1, c1, s1), (r2, c2, s2) = _top_k(
+                groups, cst_vectors, police_vectors, k, k_crime, min_cosine, report_floor_array, crime_floor_array
+            )
             per_report = pl.DataFrame(
                 {"row": r1, "col": c1, "cosine": s1},
                 schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64},
             )
-            # a report met k crimes: the k-th best is its floor (a later crime must beat it)
-            floors.append(_kth_best(per_report, "row", k, "report_floor"))
-            if report_floors is not None:
-                per_report = _at_or_above_floor(per_report, "row", report_keys, "report_key", report_floors, "report_floor")
+            if report_floors is None:
+                # a report met k crimes: the k-th best is its floor (a later crime must beat it)
+                floors.append(_kth_best(per_report, "row", k, "report_floor"))
             per_crime = (
                 pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
                 .unique(["row", "col"])
@@ -393,12 +426,11 @@ def _no_place_pairs(
                 .group_by("col", maintain_order=True)
                 .head(k_crime)
             )
-            # a crime's floor likewise: the k_crime-th best of the reports it met (over all its days)
-            crime_side_floors.append(
-                _kth_best(per_crime, "col", k_crime, "crime_floor").with_columns(pl.lit(contest).alias("contest"))
-            )
-            if crime_floors is not None:
-                per_crime = _at_or_above_floor(per_crime, "col", crime_keys, "crime_key", crime_floors, "crime_floor")
+            if crime_floors is None:
+                # a crime's floor likewise: the k_crime-th best of the reports it met (over all its days)
+                crime_side_floors.append(
+                    _kth_best(per_crime, "col", k_crime, "crime_floor").with_columns(pl.lit(contest).alias("contest"))
+                )
             pairs = pl.concat([per_report.select("row", "col"), per_crime.select("row", "col")])
         parts.append(pairs)
     floor_frame = (

@@ -621,6 +621,26 @@ def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best
 
 
 
+def test_a_floor_bounded_top_k_keeps_what_the_top_k_keeps_at_or_above_the_floor():
+    # the floors are applied inside the top-k (a row with at most k cells above its floor keeps
+    # them without a partition): the same cells as the whole top k filtered by the floor after
+    import numpy as np
+
+    from transforms.linkage_blocking import FLOOR_SLACK, _best
+
+    rng = np.random.default_rng(5)
+    for shape, k in (((40, 30), 3), ((25, 4), 10), ((60, 200), 10)):
+        block = np.round(rng.random(shape), 2)  # rounded: ties at the floors and among the cells
+        rows, cols = np.arange(shape[0]) * 7, np.arange(shape[1]) * 3
+        floors = np.where(rng.random(shape[0]) < 0.2, -np.inf, np.round(rng.random(shape[0]), 2))
+        whole = _best(block, rows, cols, k, 0.1)
+        bound = dict(zip(rows, np.maximum(floors - FLOOR_SLACK, 0.1), strict=True))
+        expected = {(r, c, s) for r, c, s in zip(*whole, strict=True) if s >= bound[r]}
+        got = list(zip(*_best(block, rows, cols, k, 0.1, floors), strict=True))
+        assert len(got) == len(set(got)) and set(got) == expected
+        assert any(len([1 for r, *_ in got if r == row]) == min(k, shape[1]) for row in rows)  # some kept k
+
+
 def test_a_crime_without_a_place_holds_the_lower_floor_of_its_two_contests():
     # a crime without a place takes its k best among the online reports and, apart, among the
     # placed ones: one stored floor bounds both only as the lower of the two, and only when it
