@@ -38,13 +38,14 @@ from prefect.cache_policies import NO_CACHE
 
 from transforms.linkage import (
     TERM_SCHEMA,
+    candidates_for,
     comparison_vectors_chunked,
-    comparison_vectors_for,
     fitted_model,
     linkage_settings,
     narrative_model,
     police_incident_groups,
     settings_digest,
+    vectors_for,
 )
 from transforms.linkage_blocking import identity_rule_tokens, long_tokens, uses_identity_blocking
 from transforms.linkage_compare import gamma
@@ -103,11 +104,30 @@ def _set_scope(warehouse: Warehouse, keys: dict[str, pl.Series], tokens: pl.Seri
         warehouse.insert("link_scope_tokens", pl.DataFrame({"token": tokens.cast(pl.String).unique()}))
 
 
-def _police_named(warehouse: Warehouse) -> pl.DataFrame:
+def _police_named(warehouse: Warehouse, rows_sql: str = "police_named") -> pl.DataFrame:
     """The crimes of link_scope_keys 'police', with the tokens of those also named 'police_tokens'."""
-    rows = warehouse.query(_sql("police_named"))
+    rows = warehouse.query(_sql(rows_sql))
     tokens = warehouse.query(_sql("police_tokens_named"))
     return rows.join(tokens, on="crime_key", how="left", maintain_order="left")
+
+
+def _whole_where_parsed(
+    warehouse: Warehouse, reach: pl.DataFrame, source: str, known_terms: pl.DataFrame, whole: pl.DataFrame
+) -> pl.DataFrame:
+    """The records in reach (blocking columns), whole where tonight parses their narratives: those
+    without stored terms (the changed ones, whose whole rows `whole` holds, and any other)."""
+    key = "report_key" if source == "cst" else "crime_key"
+    parsed = reach.join(known_terms.filter(pl.col("source") == source).select(pl.col("record_key").alias(key)),
+                        on=key, how="anti")
+    missing = parsed.join(whole.select(key), on=key, how="anti")[key]
+    if len(missing):  # none once every record's terms are stored (see _ensure_stored_terms)
+        _set_scope(warehouse, {source: missing, "police_tokens": missing if source == "police" else missing.head(0)})
+        whole = pl.concat(
+            [whole, warehouse.query(_sql("cst_named")) if source == "cst" else _police_named(warehouse)],
+            how="diagonal_relaxed",
+        )
+    whole = whole.join(parsed.select(key), on=key, how="semi")
+    return pl.concat([reach.join(whole.select(key), on=key, how="anti"), whole], how="diagonal_relaxed").sort(key)
 
 
 def _levels_column(settings: dict) -> pl.Expr:
@@ -437,11 +457,18 @@ def _incremental(
     police_scope = pl.concat([police_scope, decided["crime_key"]]).unique()
     _set_scope(warehouse, {"cst": cst_scope, "police": police_scope, "police_tokens": token_crimes,
                            "cst_changed": changed_reports, "police_changed": changed_crimes})
-    cst = warehouse.query(_sql("cst_named"))
-    police = _police_named(warehouse)
+    # blocking reads a few columns of every record in reach (a 100x night: 250k-370k of each
+    # side); whole rows only of the records whose narratives tonight parses, and of the paired
+    # ones after blocking (an identity blocking rule reads identity tokens: whole rows then)
+    reach_only = not uses_identity_blocking(settings["blocking_rules"])
+    cst = warehouse.query(_sql("cst_in_reach" if reach_only else "cst_named"))
+    police = _police_named(warehouse, "police_in_reach" if reach_only else "police_named")
     known_terms = warehouse.query(_sql("narrative_terms_in_scope"))
     report_floors = warehouse.query(_sql("report_floors")) if len(changed_crimes) else None
     crime_floors = warehouse.query(_sql("crime_floors")) if len(changed_reports) else None
+    if reach_only:
+        cst = _whole_where_parsed(warehouse, cst, "cst", known_terms, changed_cst_rows)
+        police = _whole_where_parsed(warehouse, police, "police", known_terms, changed_police_rows)
     # every pair touches a changed record, so the changed records' tokens are the only ones
     # whose frequency a pair's evidence or the crime-number rule can read
     _set_scope(warehouse, {}, pl.concat([cited, held_tokens]))
@@ -463,11 +490,18 @@ def _incremental(
                        report_ids, crime_ids, "short", "key"),
         model_run_id, replace_all=False,
     )
-    vectors = comparison_vectors_for(
+    candidates = candidates_for(
         cst, police, settings, texts, changed_reports_short, changed_crimes_short, token_frequency,
         report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
         crime_floors=None if crime_floors is None else _rekeyed(crime_floors, "crime_key", crime_ids, "key", "short"),
     )
+    if reach_only:  # the paired records, whole, for their comparisons
+        _set_scope(warehouse, {"cst": _series_rekeyed(candidates.report_keys, report_ids, "short", "key"),
+                               "police": _series_rekeyed(candidates.crime_keys, crime_ids, "short", "key")})
+        cst = _rekeyed(warehouse.query(_sql("cst_named")), "report_key", report_ids, "key", "short")
+        police = _rekeyed(warehouse.query(_sql("police_named")), "crime_key", crime_ids, "key", "short")
+    vectors = vectors_for(candidates, cst, police, settings, texts)
+    del candidates
     summary.pairs_scored = vectors.height
     floors = _floors(vectors, report_ids, crime_ids)
     new_pairs = _pair_rekeyed(_with_extras(score(vectors, model), settings), report_ids, crime_ids, "short", "key")

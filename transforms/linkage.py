@@ -82,9 +82,13 @@ TERM_SCHEMA = {
 }
 
 __all__ = [
+    "CST_BLOCKING_COLUMNS",
+    "POLICE_BLOCKING_COLUMNS",
     "TERM_SCHEMA",
+    "Candidates",
     "NarrativeModel",
     "comparison_vectors_chunked",
+    "candidates_for",
     "comparison_vectors_for",
     "corpus_idf",
     "fitted_model",
@@ -93,6 +97,7 @@ __all__ = [
     "narrative_model",
     "police_incident_groups",
     "settings_digest",
+    "vectors_for",
 ]
 
 
@@ -308,6 +313,36 @@ def _without_place_words(terms: pl.DataFrame, records: pl.DataFrame, lexicon: Na
     return terms.join(own, on=["doc", "term"], how="anti")
 
 
+@dataclass
+class Candidates:
+    """Candidate pairs (`CANDIDATE_SCHEMA`) with what blocking learnt of them: each pair's
+    narrative cosine (aligned with `pairs`) and its crime-number evidence."""
+
+    pairs: pl.DataFrame
+    cosines: pl.Series
+    ref_evidence: pl.DataFrame
+
+    @property
+    def report_keys(self) -> pl.Series:
+        return self.pairs["report_key"].unique()
+
+    @property
+    def crime_keys(self) -> pl.Series:
+        return self.pairs["crime_key"].unique()
+
+
+# the columns `candidates_for` reads: blocking, crime-number tokens (and identity tokens for
+# an identity rule); the rest (narratives, categories) only `vectors_for`, of the pairs' records
+CST_BLOCKING_COLUMNS = (
+    "report_key", "incident_date", "reported_date", "postcode_unit_key", "postcode_sector", "postcode_district",
+    "street", "force_id", "cited_crime_ref_tokens",
+)
+POLICE_BLOCKING_COLUMNS = (
+    "crime_key", "occurred_from", "occurred_to", "postcode_unit_key", "postcode_sector", "postcode_district",
+    "street", "force_id", "crime_ref_tokens",
+)
+
+
 def comparison_vectors_for(
     cst: pl.DataFrame,
     police: pl.DataFrame,
@@ -320,7 +355,8 @@ def comparison_vectors_for(
     report_floors: pl.DataFrame | None = None,
     crime_floors: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Candidate pairs with their comparison vectors, and each pair's `report_floor` and `crime_floor`.
+    """Candidate pairs with their comparison vectors, and each pair's `report_floor` and `crime_floor`:
+    `vectors_for(candidates_for(...))` on the same records.
 
     `cst`/`police` are staging rows (the `stg_cst_reports`/`stg_police_crimes`
     shapes). With `changed_reports`/`changed_crimes` only pairs touching those
@@ -335,6 +371,29 @@ def comparison_vectors_for(
     with every crime it can meet: an unchanged report on a night of crimes).
     `crime_floors` (`crime_key`, `crime_floor`) and a pair's `crime_floor` are
     the same for the crimes' own top-k among `changed_reports`.
+    """
+    candidates = candidates_for(
+        cst, police, settings, texts, changed_reports, changed_crimes, token_frequency, report_floors, crime_floors
+    )
+    return vectors_for(candidates, cst, police, settings, texts, comparison_frames)
+
+
+def candidates_for(
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    settings: Mapping,
+    texts: NarrativeModel,
+    changed_reports: pl.Series | None = None,
+    changed_crimes: pl.Series | None = None,
+    token_frequency: pl.DataFrame | None = None,
+    report_floors: pl.DataFrame | None = None,
+    crime_floors: pl.DataFrame | None = None,
+) -> Candidates:
+    """The candidate pairs of `comparison_vectors_for` (same arguments), before any comparison.
+
+    Reads only `CST_BLOCKING_COLUMNS` / `POLICE_BLOCKING_COLUMNS` of `cst` / `police` (and
+    `identity_tokens` under an identity blocking rule): an incremental night reads the
+    narratives of its pairs' records alone (`vectors_for`), not of every record in reach.
     """
     max_range = int(settings.get("max_range_days", 31))
     cst_block = cst_blocking_frame(cst)
@@ -393,11 +452,25 @@ def comparison_vectors_for(
             )
         pairs = _one_row_per_pair(found) if found else pl.DataFrame(schema=CANDIDATE_SCHEMA)
     evidence = crime_ref_evidence(pairs, cst_tokens, police_tokens, token_frequency)
+    # the blocking rows already hold every paired narrative's unit vector: one row-wise product
+    cosines = _row_cosines(pairs, cst_block["report_key"], police_block["crime_key"], cst_vectors, police_vectors)
+    return Candidates(pairs, cosines, evidence)
+
+
+def vectors_for(
+    candidates: Candidates,
+    cst: pl.DataFrame,
+    police: pl.DataFrame,
+    settings: Mapping,
+    texts: NarrativeModel,
+    comparison_frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The comparison vectors of `candidates`; `cst` / `police` hold at least their records
+    (whole staging rows) and `texts` at least their terms. See `comparison_vectors_for`."""
+    pairs, evidence, cosines = candidates.pairs, candidates.ref_evidence, candidates.cosines
     indexed = pairs.join(texts.doc_ids("cst"), on="report_key", how="left", maintain_order="left").join(
         texts.doc_ids("police"), on="crime_key", how="left", maintain_order="left"
     )
-    # the blocking rows already hold every paired narrative's unit vector: one row-wise product
-    cosines = _row_cosines(pairs, cst_block["report_key"], police_block["crime_key"], cst_vectors, police_vectors)
     offender = offender_similarity(
         indexed, texts.cst_offender_terms, texts.police_offender_terms, settings.get("offender_unknown_terms", ["unknown"])
     )

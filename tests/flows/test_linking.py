@@ -17,7 +17,12 @@ from benchmarks.linkage import prepared_data
 from benchmarks.linkage_data import pairwise_quality, truth_pairs
 from flows.commands.review import record_decision
 from flows.linking import _rekeyed, _short_keys, link_records, link_warehouse
-from transforms.linkage import linkage_settings, narrative_model
+from transforms.linkage import (
+    CST_BLOCKING_COLUMNS,
+    POLICE_BLOCKING_COLUMNS,
+    linkage_settings,
+    narrative_model,
+)
 from warehouse.run import Warehouse
 
 PAIRS = ["report_key", "crime_key"]
@@ -282,6 +287,43 @@ def test_a_night_stores_every_records_terms_when_none_follow_the_model(tmp_path,
         assert_frame_equal(stored_terms(b), parsed_terms(b), check_row_order=False)
         columns = [*PAIRS, "status", "match_probability", "narrative_cosine"]
         assert_frame_equal(pairs(a).select(columns), pairs(b).select(columns))
+
+
+def test_a_night_reading_only_blocking_columns_in_reach_links_as_one_reading_whole_rows(tmp_path, data, monkeypatch):
+    # twin warehouses and nights; one reads every record in reach whole (the in-reach queries
+    # swapped for the whole-row ones): the same pairs, probabilities and comparison levels
+    whole_rows = {"cst_in_reach": "cst_named", "police_in_reach": "police_named"}
+    sql = linking._sql
+    files = pl.read_parquet(data / "files.parquet")
+    night = files.filter(pl.col("day") > files["day"].max() - timedelta(days=20))["ingest_seq"].to_list()
+    twins = {}
+    for name in ("in_reach", "whole"):
+        with warehouse_with(tmp_path / f"{name}.duckdb", data, exclude=night) as warehouse:
+            link(warehouse, "before")
+            for table, versions in (("stg_cst_report_versions", "cst_v"), ("stg_police_crime_versions", "police_v")):
+                with warehouse.transaction():
+                    warehouse.insert(table, pl.read_parquet(data / f"{versions}.parquet").filter(
+                        pl.col("ingest_seq").is_in(night)))
+            if name == "whole":
+                monkeypatch.setattr(linking, "_sql", lambda file: sql(whole_rows.get(file, file)))
+            summary = link(warehouse, "night")
+            monkeypatch.undo()
+            assert summary.mode == "incremental" and summary.pairs_scored > 100
+            assert summary.changed_reports > 0 and summary.changed_crimes > 0
+            twins[name] = pairs(warehouse).select(
+                *PAIRS, "status", "match_probability", "levels", "narrative_cosine", "offender_jaccard")
+    assert_frame_equal(twins["in_reach"], twins["whole"])
+
+
+def test_the_in_reach_queries_read_the_columns_blocking_reads(tmp_path, data):
+    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
+        reports = warehouse.query("select report_key from stg_cst_reports limit 50")["report_key"]
+        crimes = warehouse.query("select crime_key from stg_police_crimes limit 50")["crime_key"]
+        linking._set_scope(warehouse, {"cst": reports, "police": crimes, "police_tokens": crimes})
+        cst = warehouse.query(linking._sql("cst_in_reach"))
+        police = linking._police_named(warehouse, "police_in_reach")
+    assert cst.height == police.height == 50
+    assert tuple(cst.columns) == CST_BLOCKING_COLUMNS and tuple(police.columns) == POLICE_BLOCKING_COLUMNS
 
 
 def _new_version(data: Path, crime_key: str, **changes) -> pl.DataFrame:

@@ -9,6 +9,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from transforms.linkage import (
+    CST_BLOCKING_COLUMNS,
+    POLICE_BLOCKING_COLUMNS,
+    candidates_for,
     comparison_vectors_chunked,
     comparison_vectors_for,
     fitted_model,
@@ -16,6 +19,7 @@ from transforms.linkage import (
     linked_pairs,
     narrative_model,
     police_incident_groups,
+    vectors_for,
 )
 from transforms.linkage_compare import gamma
 from transforms.linkage_model import FittedModel, prior_model, score
@@ -118,6 +122,33 @@ def test_blocking_date_window_place_and_online(settings):
     assert ("R2", "P2") in found  # online: no place on either side, same force, a day apart
     assert ("R3", "P1") not in found  # two months apart
     assert ("R1", "P3") not in found and ("R2", "P3") not in found  # another force, another place
+
+
+def test_candidates_need_only_the_blocking_columns_and_vectors_only_the_paired_records(settings):
+    # what a night reads: the blocking columns of every record in reach, whole rows of the paired
+    # ones (R3 and P3 pair with nothing: their narratives are never needed)
+    c = cst(
+        {"report_key": "R1", "incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road"),
+         "cited_crime_ref_tokens": ["x:0101234"]},
+        {"report_key": "R2", "incident_date": date(2026, 3, 1), "method": "online", "location_type": "online",
+         "description_redacted": "targeted on Instagram: an anonymous account sent him antisemitic direct messages"},
+        {"report_key": "R3", "incident_date": date(2026, 5, 1), **place("M7 4AB", "Bury New Road")},
+    )
+    p = police(
+        {"crime_key": "P1", "occurred_from": datetime(2026, 2, 28, 22), "occurred_to": datetime(2026, 3, 1, 6),
+         **place("M7 4AB", "Bury New Road"), "crime_ref_tokens": ["x:0101234"]},
+        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 2, 12),
+         "summary_redacted": "IP VIA SOCIAL MEDIA (INSTAGRAM). SUSP SENT ABUSIVE DIRECT MESSAGES TO IP."},
+        {"crime_key": "P3", "occurred_from": datetime(2026, 3, 1, 12), "force_id": "wyp",
+         **place("LS17 6AB", "Street Lane")},
+    )
+    texts = narrative_model(c, p, settings)
+    whole = comparison_vectors_for(c, p, settings, texts)
+    candidates = candidates_for(c.select(CST_BLOCKING_COLUMNS), p.select(POLICE_BLOCKING_COLUMNS), settings, texts)
+    assert set(candidates.report_keys) == {"R1", "R2"} and set(candidates.crime_keys) == {"P1", "P2"}
+    paired = vectors_for(candidates, c.filter(pl.col("report_key") != "R3"), p.filter(pl.col("crime_key") != "P3"),
+                         settings, texts)
+    assert_frame_equal(paired, whole)
 
 
 def test_blocking_on_a_cited_crime_number_and_cancelled_crimes_left_out(settings):
