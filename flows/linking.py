@@ -212,7 +212,11 @@ def _record_state(
             {"cst_changed": reports if reports is not None else pl.Series([], dtype=pl.String),
              "police_changed": crimes if crimes is not None else pl.Series([], dtype=pl.String)},
         )
-        warehouse.execute(_sql("record_state_upsert"), [run_id, run_id])
+        # a record's narrative floor is written after (narrative_floors_update), null until then
+        linked = warehouse.query(_sql("record_versions_changed")).with_columns(
+            pl.lit(run_id).alias("linked_run_id"), pl.lit(None, dtype=pl.Float64).alias("no_place_floor")
+        )
+        warehouse.insert("link_record_state", linked, on_conflict="replace")
     if floors.height:
         warehouse.replace_temp("link_floors", floors)
         warehouse.execute(_sql("narrative_floors_update"))
