@@ -18,9 +18,11 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # polars only where a command runs: `incidents --help` and each command start faster
+    import polars as pl
+
 
 HELP = """\
 Anonymise an extract before it leaves the sender, with the same mapping, readers

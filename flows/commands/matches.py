@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars only where a command runs: `incidents --help` and each command start faster
+    import polars as pl
+
 
 COLUMNS = ["cst_ref", "police_force", "police_ref", "match_probability", "status"]
 
@@ -22,6 +25,8 @@ def matches_frame(pairs: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.DataFrame
 
     Returns the rows (sorted by status, then CST ref) and how many pairs had no reference.
     """
+    import polars as pl
+
     cst = refs.filter(pl.col("source") == "cst").select(pl.col("pseudonym").alias("report_key"), pl.col("ref").alias("cst_ref"))
     police = refs.filter(pl.col("source") != "cst").select(
         pl.col("pseudonym").alias("crime_key"), pl.col("ref").alias("police_ref")

@@ -23,9 +23,11 @@ import json
 import os
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # polars only where a command runs: `incidents --help` and each command start faster
+    import polars as pl
+
 
 QUEUE_SQL = """
 select l.*, c.incident_date, c.incident_time, c.reported_date as cst_reported, c.category, c.method,
@@ -48,6 +50,8 @@ def pair_id(report_key: str, crime_key: str) -> str:
 
 
 def _queue(warehouse: Any, where: str = "where l.status = 'review'", params: list | None = None) -> pl.DataFrame:
+    import polars as pl
+
     frame = warehouse.query(QUEUE_SQL + where + " order by l.match_probability desc, l.report_key, l.crime_key", params)
     return frame.with_columns(
         pl.struct("report_key", "crime_key")
@@ -57,6 +61,8 @@ def _queue(warehouse: Any, where: str = "where l.status = 'review'", params: lis
 
 
 def _find(warehouse: Any, pair: str) -> dict | None:
+    import polars as pl
+
     if ":" in pair:
         report_key, crime_key = pair.split(":", 1)
         rows = _queue(warehouse, "where l.report_key = ? and l.crime_key = ?", [report_key, crime_key])
