@@ -102,21 +102,29 @@ def pairs_of(frame: pl.DataFrame) -> set[tuple[str, str]]:
 # --------------------------------------------------------------------------- blocking
 
 
-def test_blocking_date_window_place_and_online(settings):
+def place_and_online(cited: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """R1/P1 at one place a night apart, R2/P2 online a day apart, R3 two months later, P3 in
+    another force (`cited`: a crime number R1 cites and P1 holds)."""
     c = cst(
-        {"report_key": "R1", "incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road")},
+        {"report_key": "R1", "incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road"),
+         **({"cited_crime_ref_tokens": cited} if cited else {})},
         {"report_key": "R2", "incident_date": date(2026, 3, 1), "method": "online", "location_type": "online",
          "description_redacted": "targeted on Instagram: an anonymous account sent him antisemitic direct messages"},
         {"report_key": "R3", "incident_date": date(2026, 5, 1), **place("M7 4AB", "Bury New Road")},
     )
     p = police(
         {"crime_key": "P1", "occurred_from": datetime(2026, 2, 28, 22), "occurred_to": datetime(2026, 3, 1, 6),
-         **place("M7 4AB", "Bury New Road")},
+         **place("M7 4AB", "Bury New Road"), **({"crime_ref_tokens": cited} if cited else {})},
         {"crime_key": "P2", "occurred_from": datetime(2026, 3, 2, 12),
          "summary_redacted": "IP VIA SOCIAL MEDIA (INSTAGRAM). SUSP SENT ABUSIVE DIRECT MESSAGES TO IP."},
         {"crime_key": "P3", "occurred_from": datetime(2026, 3, 1, 12), "force_id": "wyp",
          **place("LS17 6AB", "Street Lane")},
     )
+    return c, p
+
+
+def test_blocking_date_window_place_and_online(settings):
+    c, p = place_and_online()
     found = pairs_of(vectors(c, p, settings))
     assert ("R1", "P1") in found  # same unit, CST date inside the police range
     assert ("R2", "P2") in found  # online: no place on either side, same force, a day apart
@@ -127,21 +135,7 @@ def test_blocking_date_window_place_and_online(settings):
 def test_candidates_need_only_the_blocking_columns_and_vectors_only_the_paired_records(settings):
     # what a night reads: the blocking columns of every record in reach, whole rows of the paired
     # ones (R3 and P3 pair with nothing: their narratives are never needed)
-    c = cst(
-        {"report_key": "R1", "incident_date": date(2026, 3, 1), **place("M7 4AB", "Bury New Road"),
-         "cited_crime_ref_tokens": ["x:0101234"]},
-        {"report_key": "R2", "incident_date": date(2026, 3, 1), "method": "online", "location_type": "online",
-         "description_redacted": "targeted on Instagram: an anonymous account sent him antisemitic direct messages"},
-        {"report_key": "R3", "incident_date": date(2026, 5, 1), **place("M7 4AB", "Bury New Road")},
-    )
-    p = police(
-        {"crime_key": "P1", "occurred_from": datetime(2026, 2, 28, 22), "occurred_to": datetime(2026, 3, 1, 6),
-         **place("M7 4AB", "Bury New Road"), "crime_ref_tokens": ["x:0101234"]},
-        {"crime_key": "P2", "occurred_from": datetime(2026, 3, 2, 12),
-         "summary_redacted": "IP VIA SOCIAL MEDIA (INSTAGRAM). SUSP SENT ABUSIVE DIRECT MESSAGES TO IP."},
-        {"crime_key": "P3", "occurred_from": datetime(2026, 3, 1, 12), "force_id": "wyp",
-         **place("LS17 6AB", "Street Lane")},
-    )
+    c, p = place_and_online(cited=["x:0101234"])
     texts = narrative_model(c, p, settings)
     whole = comparison_vectors_for(c, p, settings, texts)
     candidates = candidates_for(c.select(CST_BLOCKING_COLUMNS), p.select(POLICE_BLOCKING_COLUMNS), settings, texts)
