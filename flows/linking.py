@@ -111,22 +111,36 @@ def _police_named(warehouse: Warehouse, rows_sql: str = "police_named") -> pl.Da
     return rows.join(tokens, on="crime_key", how="left", maintain_order="left")
 
 
+def _whole_rows(
+    warehouse: Warehouse, source: str, keys: pl.Series, held: pl.DataFrame, crime_tokens: bool = True
+) -> pl.DataFrame:
+    """Whole rows of these records (`cst_named` / `_police_named`): those `held` already has
+    (the night's changed records), the rest read; `crime_tokens=False`: crimes read without
+    their crime-number tokens (comparisons do not read them)."""
+    key = "report_key" if source == "cst" else "crime_key"
+    rows = held.join(keys.to_frame(key), on=key, how="semi")
+    missing = keys.filter(~keys.is_in(rows[key].implode()))
+    if len(missing):
+        if source == "cst":
+            _set_scope(warehouse, {"cst": missing})
+            read = warehouse.query(_sql("cst_named"))
+        else:
+            _set_scope(warehouse, {"police": missing, "police_tokens": missing if crime_tokens else missing.head(0)})
+            read = _police_named(warehouse) if crime_tokens else warehouse.query(_sql("police_named"))
+        rows = pl.concat([rows, read], how="diagonal_relaxed")
+    return rows
+
+
 def _whole_where_parsed(
-    warehouse: Warehouse, reach: pl.DataFrame, source: str, known_terms: pl.DataFrame, whole: pl.DataFrame
+    warehouse: Warehouse, reach: pl.DataFrame, source: str, known_terms: pl.DataFrame, held: pl.DataFrame
 ) -> pl.DataFrame:
     """The records in reach (blocking columns), whole where tonight parses their narratives: those
-    without stored terms (the changed ones, whose whole rows `whole` holds, and any other)."""
+    without stored terms (the changed ones, and any other: none once every record's terms are
+    stored, see _ensure_stored_terms)."""
     key = "report_key" if source == "cst" else "crime_key"
     parsed = reach.join(known_terms.filter(pl.col("source") == source).select(pl.col("record_key").alias(key)),
-                        on=key, how="anti")
-    missing = parsed.join(whole.select(key), on=key, how="anti")[key]
-    if len(missing):  # none once every record's terms are stored (see _ensure_stored_terms)
-        _set_scope(warehouse, {source: missing, "police_tokens": missing if source == "police" else missing.head(0)})
-        whole = pl.concat(
-            [whole, warehouse.query(_sql("cst_named")) if source == "cst" else _police_named(warehouse)],
-            how="diagonal_relaxed",
-        )
-    whole = whole.join(parsed.select(key), on=key, how="semi")
+                        on=key, how="anti")[key]
+    whole = _whole_rows(warehouse, source, parsed, held)
     return pl.concat([reach.join(whole.select(key), on=key, how="anti"), whole], how="diagonal_relaxed").sort(key)
 
 
@@ -499,11 +513,13 @@ def _incremental(
         report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
         crime_floors=None if crime_floors is None else _rekeyed(crime_floors, "crime_key", crime_ids, "key", "short"),
     )
-    if reach_only:  # the paired records, whole, for their comparisons
-        _set_scope(warehouse, {"cst": _series_rekeyed(candidates.report_keys, report_ids, "short", "key"),
-                               "police": _series_rekeyed(candidates.crime_keys, crime_ids, "short", "key")})
-        cst = _rekeyed(warehouse.query(_sql("cst_named")), "report_key", report_ids, "key", "short")
-        police = _rekeyed(warehouse.query(_sql("police_named")), "crime_key", crime_ids, "key", "short")
+    if reach_only:  # the paired records, whole, for their comparisons (the changed ones are in hand)
+        paired_reports = _series_rekeyed(candidates.report_keys, report_ids, "short", "key")
+        paired_crimes = _series_rekeyed(candidates.crime_keys, crime_ids, "short", "key")
+        cst = _rekeyed(_whole_rows(warehouse, "cst", paired_reports, changed_cst_rows),
+                       "report_key", report_ids, "key", "short")
+        police = _rekeyed(_whole_rows(warehouse, "police", paired_crimes, changed_police_rows, crime_tokens=False),
+                          "crime_key", crime_ids, "key", "short")
     vectors = vectors_for(candidates, cst, police, settings, texts)
     del candidates
     summary.pairs_scored = vectors.height

@@ -599,16 +599,22 @@ def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
     assert pairs_of(vectors(c, p, only_online)) == {("R1", "P1"), ("R2", "P2"), ("R1", "P3")}
 
 
+def k1_floors(full: pl.DataFrame, key: str, column: str, keys: list[str]) -> pl.DataFrame:
+    """The floors (`key`, `column`) a full link of the online corpus gives, checked: with k = 1,
+    R1's and P1's are their cosine with each other, R2's and P2's likewise."""
+    floors = full.select(key, column).unique().sort(key)
+    cosine = cosines(full)
+    assert floors[key].to_list() == keys
+    assert floors[column].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
+    return floors
+
+
 def test_a_reports_floor_keeps_a_night_of_crimes_from_pairing_it_with_their_best(settings):
     # k = 1: R1's floor is its cosine with P1, R2's with P2. A night brings P4 alone, a phone call:
     # its nearest report R2 takes it (the crime's own top-k); R1's best of that night is P4 too, but
     # far below R1's floor, so the floor keeps (R1, P4) out
     only_online, c, p = online_corpus(settings)
-    full = vectors(c, p, only_online)
-    floors = full.select("report_key", "report_floor").unique().sort("report_key")
-    cosine = cosines(full)
-    assert floors["report_key"].to_list() == ["R1", "R2"]
-    assert floors["report_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
+    floors = k1_floors(vectors(c, p, only_online), "report_key", "report_floor", ["R1", "R2"])
     night_crimes = pl.concat([p, police({"crime_key": "P4", "occurred_from": datetime(2026, 3, 1, 12),
                                          "summary_redacted": "PHONE CALL THREATENING THE SYNAGOGUE"})])
     texts = narrative_model(c, night_crimes, only_online)
@@ -626,11 +632,7 @@ def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best
     # report), far below P1's floor, so the floor keeps (R4, P1) out
     only_online, c, p = online_corpus(settings)
     p = p.with_columns(pl.lit("M8").alias("postcode_district"))  # placed crimes: one contest, the online reports
-    full = vectors(c, p, only_online)
-    floors = full.select("crime_key", "crime_floor").unique().sort("crime_key")
-    cosine = cosines(full)
-    assert floors["crime_key"].to_list() == ["P1", "P2"]
-    assert floors["crime_floor"].to_list() == pytest.approx([cosine[("R1", "P1")], cosine[("R2", "P2")]])
+    floors = k1_floors(vectors(c, p, only_online), "crime_key", "crime_floor", ["P1", "P2"])
     night_reports = pl.concat([c, cst({"report_key": "R4", "incident_date": date(2026, 3, 1), "method": "online",
                                        "location_type": "online",
                                        "description_redacted": "a threatening phone call about the synagogue"})])
@@ -642,8 +644,6 @@ def test_a_crimes_floor_keeps_a_night_of_reports_from_pairing_it_with_their_best
     assert pairs_of(bounded) == {("R4", "P2")}
     assert bounded["crime_floor"].is_null().all()  # unchanged crimes met tonight's reports only: no new floor
     assert bounded["report_floor"].to_list() == pytest.approx([cosines(bounded)[("R4", "P2")]])
-
-
 
 
 def test_a_floor_bounded_top_k_keeps_what_the_top_k_keeps_at_or_above_the_floor():
