@@ -187,12 +187,15 @@ def test_a_nights_records_get_narrative_floors_and_the_others_keep_theirs(tmp_pa
 
 
 def test_a_nights_crimes_reach_every_report_a_blocking_rule_can_pair_them_with(tmp_path, data):
-    """records_near_changes' reports, against the rules' windows written out pair by pair."""
+    """records_near_changes' reports, against the rules' windows written out pair by pair for
+    every version of the changed crimes (the query reads every version: a superset of the latest)."""
     settings = linkage_settings()
     windows = linking._near_windows(settings)
     with warehouse_with(tmp_path / "w.duckdb", data) as warehouse:
-        police = warehouse.query("select * from stg_police_crimes where occurred_from is not null")
-        changed = police.sample(n=150, seed=7)["crime_key"]
+        police = warehouse.query(
+            "select * from stg_police_crime_versions where occurred_from is not null order by crime_key, ingest_seq"
+        )
+        changed = police["crime_key"].unique().sort().sample(n=150, seed=7)
         linking._set_scope(warehouse, {"cst_changed": pl.Series([], dtype=pl.String), "police_changed": changed})
         reach = warehouse.query(linking._sql("records_near_changes"), {
             "before": linking.SCOPE_DAYS_BEFORE, "after": linking.SCOPE_DAYS_AFTER, **windows,
