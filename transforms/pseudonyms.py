@@ -6,33 +6,46 @@ value; a keyed one cannot without the key, which lives outside the warehouse.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+from collections.abc import Callable
 
 import polars as pl
 
 
 def keyed_hash(key: bytes, value: str) -> str:
     """HMAC-SHA256 of `value` under `key`, as hex."""
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    # the one-shot C path: a third of `hmac.new(...).hexdigest()`'s time per value
+    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()
+
+
+def _hashed_distinct(values: pl.Series, hash_one: Callable[[str], str]) -> tuple[pl.Series, pl.Series]:
+    """(distinct non-null values, their hashes): each value recurs across rows and is hashed once."""
+    distinct = values.drop_nulls().unique()
+    return distinct, pl.Series([hash_one(value) for value in distinct.to_list()], dtype=pl.String)
 
 
 def keyed_hashes(values: pl.Series, key: bytes, namespace: str = "") -> pl.Series:
     """HMAC-SHA256 of each non-null value (prefixed by `namespace`), nulls kept."""
-    out = [
-        None if value is None else keyed_hash(key, namespace + value)
-        for value in values.cast(pl.String).to_list()
-    ]
-    return pl.Series(values.name, out, dtype=pl.String)
+    values = values.cast(pl.String)
+    distinct, hashed = _hashed_distinct(values, lambda value: keyed_hash(key, namespace + value))
+    return values.replace_strict(distinct, hashed, return_dtype=pl.String).alias(values.name)
+
+
+def _mapped_lists(values: pl.Series, distinct: pl.Series, hashed: pl.Series) -> pl.Series:
+    """Every element of each list replaced by its hash (null lists stay null), without Python lists."""
+    return (
+        values.to_frame("items")
+        .select(pl.col("items").list.eval(pl.element().replace_strict(distinct, hashed, return_dtype=pl.String)))
+        .to_series()
+        .cast(pl.List(pl.String))
+        .alias(values.name)
+    )
 
 
 def keyed_hash_lists(values: pl.Series, key: bytes, namespace: str = "") -> pl.Series:
     """HMAC-SHA256 of every element of each list; null lists stay null."""
-    out = [
-        None if items is None else [keyed_hash(key, namespace + item) for item in items]
-        for items in values.to_list()
-    ]
-    return pl.Series(values.name, out, dtype=pl.List(pl.String))
+    distinct, hashed = _hashed_distinct(values.explode(), lambda item: keyed_hash(key, namespace + item))
+    return _mapped_lists(values, distinct, hashed)
 
 
 def keyed_token_lists(values: pl.Series, key: bytes, namespace: str = "") -> pl.Series:
@@ -40,13 +53,10 @@ def keyed_token_lists(values: pl.Series, key: bytes, namespace: str = "") -> pl.
 
     Each distinct token is hashed once: the same names and numbers recur across
     rows (a report re-sent, a victim named in several crimes)."""
-    hashed: dict[str, str] = {}
 
     def keyed(item: str) -> str:
-        if item not in hashed:
-            tag, _, value = item.partition(":")
-            hashed[item] = f"{tag}:{keyed_hash(key, namespace + value)[:32]}"
-        return hashed[item]
+        tag, _, value = item.partition(":")
+        return f"{tag}:{keyed_hash(key, namespace + value)[:32]}"
 
-    out = [None if items is None else [keyed(item) for item in items] for items in values.to_list()]
-    return pl.Series(values.name, out, dtype=pl.List(pl.String))
+    distinct, hashed = _hashed_distinct(values.explode(), keyed)
+    return _mapped_lists(values, distinct, hashed)

@@ -3,7 +3,7 @@ import hmac
 
 import polars as pl
 
-from transforms.pseudonyms import keyed_hashes, keyed_token_lists
+from transforms.pseudonyms import keyed_hash_lists, keyed_hashes, keyed_token_lists
 
 KEY = b"k" * 32
 
@@ -27,3 +27,22 @@ def test_token_lists_keep_their_tag_in_clear():
     assert [t[:2] for t in first] == ["x:", "d:"]
     assert "0101234" not in "".join(first)
     assert out[1] is None
+
+
+def test_lists_hash_every_element_as_one_value_would_keeping_nulls_empties_and_repeats():
+    def one(value: str) -> str:
+        return hmac.new(KEY, value.encode(), hashlib.sha256).hexdigest()
+
+    lists = [["a:1", "b:2", "a:1"], [], None, ["b:2"], ["c:3", "a:1"]]
+    tokens = keyed_token_lists(pl.Series("t", lists, dtype=pl.List(pl.String)), KEY, "ns:")
+    assert tokens.name == "t" and tokens.dtype == pl.List(pl.String)
+    assert tokens.to_list() == [
+        None if items is None else [f"{i.split(':')[0]}:{one('ns:' + i.split(':')[1])[:32]}" for i in items]
+        for items in lists
+    ]
+    hashed = keyed_hash_lists(pl.Series("t", lists, dtype=pl.List(pl.String)), KEY, "ns:")
+    assert hashed.to_list() == [None if items is None else [one("ns:" + i) for i in items] for items in lists]
+    values = pl.Series("r", ["x", None, "y", "x"])
+    assert keyed_hashes(values, KEY).to_list() == [one("x"), None, one("y"), one("x")]
+    assert keyed_hashes(pl.Series("r", [None, None], dtype=pl.String), KEY).to_list() == [None, None]
+    assert keyed_token_lists(pl.Series("t", [], dtype=pl.List(pl.String)), KEY).dtype == pl.List(pl.String)
