@@ -15,10 +15,12 @@ import logging
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
@@ -112,6 +114,15 @@ def prepared_file(
     return prepared_files(source_id, [(file, data)], mapping, reference, key)[0]
 
 
+def staged_or_none(stage: Callable[..., pl.DataFrame], raw: pl.DataFrame, *args: Any) -> pl.DataFrame | None:
+    """`stage(raw, *args)` ahead of validation; None if it fails (the rows validation keeps are
+    staged again afterwards, where an error is contained and reported)."""
+    try:
+        return stage(raw, *args)
+    except Exception:
+        return None
+
+
 def prepared_files(
     source_id: str,
     items: list[tuple[LandedFile, bytes]],
@@ -187,13 +198,26 @@ def prepared_files(
     def check_raw(frames, mapping, labels):  # noqa: ANN001, ANN202
         return validate_extracts(frames, mapping, reference, labels=labels)
 
-    for i, outcome in validated(check_raw, raws).items():
+    # Staging does not wait for the raw suites: every file is staged whole while they run (in
+    # the GX helper, or a thread here), and that staging stands for a file whose rows all pass.
+    # A file with failing rows has its good rows staged again: redaction learns names across a
+    # file's rows, so the good rows alone may come out differently.
+    with ThreadPoolExecutor(1) as pool:
+        raw_checks = pool.submit(validated, check_raw, raws)
+        # a snapshot: a file whose suites fail unexpectedly leaves `raws` (see `contained`)
+        staged_whole = {i: staged_or_none(stage, raw, mapping, reference, key) for i, raw in list(raws.items())}
+        outcomes = raw_checks.result()
+    for i, outcome in outcomes.items():
         try:
             for rule, reason in outcome.file_failures:
                 quarantine(i, None, None, rule, reason)
             if prepared[i].file_quarantined:
                 continue
             raw = raws[i]
+            if outcome.row_failures.is_empty():
+                goods[i] = raw
+                staged[i] = staged_whole[i] if staged_whole[i] is not None else stage(raw, mapping, reference, key)
+                continue
             bad = outcome.row_failures.join(
                 raw.select("_row", pl.col(mapping.columns["ref"]).alias("__ref")), on="_row", how="left"
             )
@@ -204,6 +228,7 @@ def prepared_files(
             staged[i] = stage(goods[i], mapping, reference, key)
         except Exception as error:
             contained(i, error)
+    del staged_whole
 
     def check_staged(frames, mapping, labels):  # noqa: ANN001, ANN202
         return validate_staged_frames(frames, mapping, labels=labels)
