@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 
 def _free(port: int) -> bool:
@@ -55,7 +57,20 @@ class S3Server:
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
+            # a SeaweedFS busy growing a volume answers InternalError for a moment: retried
+            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
         )
+
+
+def _probe_write(client) -> None:  # noqa: ANN001
+    """Write and delete one object: S3 lists buckets before the volume server takes writes (a
+    PutObject then fails with InternalError)."""
+    # the bucket may be there from an earlier probe whose write failed
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+        client.create_bucket(Bucket="readiness-probe")
+    client.put_object(Bucket="readiness-probe", Key="probe", Body=b"probe")
+    client.delete_object(Bucket="readiness-probe", Key="probe")
+    client.delete_bucket(Bucket="readiness-probe")
 
 
 @contextmanager
@@ -86,6 +101,7 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
                 raise RuntimeError(f"weed exited early: see {workdir / 'weed.log'}")
             try:
                 server.client().list_buckets()
+                _probe_write(server.client())
                 break
             except Exception:
                 if time.monotonic() > deadline:
