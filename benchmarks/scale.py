@@ -44,8 +44,7 @@ from benchmarks._measure import measure  # noqa: E402
 from flows.scheduling import prefect_server  # noqa: E402
 
 DEFAULT_INCIDENTS = 6450
-STEPS = ["list_landing", "prepare_source", "validate_source", "load_prepared", "link_records", "build_marts",
-         "publish_incidents"]
+STEPS = ["list_landing", "prepare_source", "load_prepared", "link_records", "build_marts", "publish_incidents"]
 
 
 @dataclass
@@ -122,8 +121,7 @@ def step_seconds(api_url: str, started_after: float) -> dict[str, float]:
         name = next((s for s in STEPS if name.startswith(s) or run.name.startswith(s)), name)
         duration = run.total_run_time.total_seconds() if run.total_run_time else 0.0
         # concurrent sources: report the slowest, which is what the run waits for
-        concurrent = name in ("prepare_source", "validate_source")
-        out[name] = max(out.get(name, 0.0), duration) if concurrent else out.get(name, 0.0) + duration
+        out[name] = max(out.get(name, 0.0), duration) if name == "prepare_source" else out.get(name, 0.0) + duration
     out["flow"] = flow_run.total_run_time.total_seconds() if flow_run.total_run_time else 0.0
     return out
 

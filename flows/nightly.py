@@ -20,8 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -73,7 +73,6 @@ class PreparedFile:
     quarantined: list[dict] = field(default_factory=list)
     # value-free GX validation results of this file (for the run's Data Docs)
     validation_results: list[dict] = field(default_factory=list)
-    resend: bool = False  # bytes already loaded (or met earlier in the batch): a sighting only
 
     @property
     def file_quarantined(self) -> bool:
@@ -115,62 +114,13 @@ def prepared_file(
     return prepared_files(source_id, [(file, data)], mapping, reference, key)[0]
 
 
-def _quarantine(item: PreparedFile, row: int | None, record_key: str | None, rule: str, reason: str) -> None:
-    item.quarantined.append({"source_row": row, "record_key": record_key, "rule": rule, "reason": reason})
-
-
-def _contain(item: PreparedFile, error: Exception) -> None:
-    """An input no rule foresaw, or a bug: quarantine that file, keep the run going."""
-    item.staged = item.pseudonyms = None
-    item.quarantined = []
-    _quarantine(item, None, None, "processing_error",
-                f"the file could not be processed ({type(error).__name__}); it stays in the landing area")
-
-
-def _read_raw(item: PreparedFile, data: bytes, mapping: SourceMapping) -> pl.DataFrame | None:
-    """The rows of a file the reader takes; what it cannot take is quarantined (None: all of it)."""
+def staged_or_none(stage: Callable[..., pl.DataFrame], raw: pl.DataFrame, *args: Any) -> pl.DataFrame | None:
+    """`stage(raw, *args)` ahead of validation; None if it fails (the rows validation keeps are
+    staged again afterwards, where an error is contained and reported)."""
     try:
-        raw = read_extract(data, mapping)
-    except ExtractReadError as error:
-        _quarantine(item, None, None, error.rule, error.reason)
+        return stage(raw, *args)
+    except Exception:
         return None
-    except Exception as error:
-        _contain(item, error)
-        return None
-    item.rows_read = raw.frame.height + len(raw.bad_rows)
-    for row, rule, reason in raw.bad_rows:
-        _quarantine(item, row, None, rule, reason)
-    return raw.frame
-
-
-def _stage_of(mapping: SourceMapping) -> Callable[..., pl.DataFrame]:
-    return staged_cst_reports if mapping.kind == "cst" else staged_police_crimes
-
-
-def drafted_files(
-    source_id: str,
-    items: list[tuple[LandedFile, bytes]],
-    mapping: SourceMapping,
-    reference: ReferenceData,
-    key: bytes,
-) -> list[PreparedFile]:
-    """Each file read and staged whole, before validation: what `prepared_files` gives a file
-    whose every row passes the suites (a draft: the night links it while they run).
-
-    A file the reader cannot take is quarantined as `prepared_files` does; a file whose
-    staging fails has no staged frame (validation decides what becomes of it).
-    """
-    drafts = [PreparedFile(source_id, file, sha256(data)) for file, data in items]
-    for draft, (_, data) in zip(drafts, items, strict=True):
-        raw = _read_raw(draft, data, mapping)
-        if raw is None:
-            continue
-        try:
-            draft.staged = _stage_of(mapping)(raw, mapping, reference, key)
-            draft.pseudonyms = reference_pseudonyms(raw, mapping, key)
-        except Exception:  # validation stages the rows it keeps again, containing an error there
-            draft.staged = draft.pseudonyms = None
-    return drafts
 
 
 def prepared_files(
@@ -179,32 +129,33 @@ def prepared_files(
     mapping: SourceMapping,
     reference: ReferenceData,
     key: bytes,
-    drafts: list[PreparedFile] | None = None,
 ) -> list[PreparedFile]:
     """`prepared_file` for the new files of one source at once, with one GX run per suite for all.
 
     Each file's outcome is the one it would have alone (see expectations/validation.py);
-    a file no rule foresaw (an unexpected error) is quarantined alone. `drafts`
-    (`drafted_files` of the same items): their whole-file staging stands for a file
-    whose rows all pass the raw suites, instead of staging it again.
+    a file no rule foresaw (an unexpected error) is quarantined alone.
     """
     if not items:  # nothing new: no validation (importing GX alone costs seconds)
         return []
     prepared = [PreparedFile(source_id, file, sha256(data)) for file, data in items]
     namespace = "cst:" if mapping.kind == "cst" else f"{mapping.id}:"
     key_column = "report_key" if mapping.kind == "cst" else "crime_key"
-    stage = _stage_of(mapping)
+    stage = staged_cst_reports if mapping.kind == "cst" else staged_police_crimes
     raws: dict[int, pl.DataFrame] = {}
     staged: dict[int, pl.DataFrame] = {}
     goods: dict[int, pl.DataFrame] = {}
 
     def quarantine(i: int, row: int | None, record_key: str | None, rule: str, reason: str) -> None:
-        _quarantine(prepared[i], row, record_key, rule, reason)
+        prepared[i].quarantined.append({"source_row": row, "record_key": record_key, "rule": rule, "reason": reason})
 
     def contained(i: int, error: Exception) -> None:
-        _contain(prepared[i], error)
+        """An input no rule foresaw, or a bug: quarantine that file, keep the run going."""
+        prepared[i].staged = prepared[i].pseudonyms = None
+        prepared[i].quarantined = []
         for stage_of_file in (raws, staged, goods):
             stage_of_file.pop(i, None)
+        quarantine(i, None, None, "processing_error",
+                   f"the file could not be processed ({type(error).__name__}); it stays in the landing area")
 
     def validated(check, frames: dict[int, pl.DataFrame]) -> dict[int, object]:  # noqa: ANN001
         """`check` on all frames at once; file by file if that fails, containing the failing file."""
@@ -231,30 +182,31 @@ def prepared_files(
         return {i: o for i, o in zip(order, outcomes, strict=True) if o is not None}
 
     for i, (_, data) in enumerate(items):
-        raw = _read_raw(prepared[i], data, mapping)
-        if raw is not None:
-            raws[i] = raw
+        try:
+            raw = read_extract(data, mapping)
+        except ExtractReadError as error:
+            quarantine(i, None, None, error.rule, error.reason)
+            continue
+        except Exception as error:
+            contained(i, error)
+            continue
+        prepared[i].rows_read = raw.frame.height + len(raw.bad_rows)
+        for row, rule, reason in raw.bad_rows:
+            quarantine(i, row, None, rule, reason)
+        raws[i] = raw.frame
 
     def check_raw(frames, mapping, labels):  # noqa: ANN001, ANN202
         return validate_extracts(frames, mapping, reference, labels=labels)
 
-    def staged_whole(i: int) -> pl.DataFrame | None:
-        """The draft's staging of file i, when it was drafted from the same bytes."""
-        draft = drafts[i] if drafts is not None else None
-        return draft.staged if draft is not None and draft.file_hash == prepared[i].file_hash else None
-
-    if drafts is None:
-        # Staging does not wait for the raw suites: every file is staged whole while they run
-        # (in the GX helper, or a thread here), as `drafted_files` does for the nightly flow
-        with ThreadPoolExecutor(1) as pool:
-            raw_checks = pool.submit(validated, check_raw, raws)
-            drafts = drafted_files(source_id, items, mapping, reference, key)
-            outcomes = raw_checks.result()
-    else:
-        outcomes = validated(check_raw, raws)
-    # The whole-file staging stands for a file whose rows all pass. A file with failing rows
-    # has its good rows staged again: redaction learns names across a file's rows, so the
-    # good rows alone may come out differently.
+    # Staging does not wait for the raw suites: every file is staged whole while they run (in
+    # the GX helper, or a thread here), and that staging stands for a file whose rows all pass.
+    # A file with failing rows has its good rows staged again: redaction learns names across a
+    # file's rows, so the good rows alone may come out differently.
+    with ThreadPoolExecutor(1) as pool:
+        raw_checks = pool.submit(validated, check_raw, raws)
+        # a snapshot: a file whose suites fail unexpectedly leaves `raws` (see `contained`)
+        staged_whole = {i: staged_or_none(stage, raw, mapping, reference, key) for i, raw in list(raws.items())}
+        outcomes = raw_checks.result()
     for i, outcome in outcomes.items():
         try:
             for rule, reason in outcome.file_failures:
@@ -264,8 +216,7 @@ def prepared_files(
             raw = raws[i]
             if outcome.row_failures.is_empty():
                 goods[i] = raw
-                whole = staged_whole(i)
-                staged[i] = whole if whole is not None else stage(raw, mapping, reference, key)
+                staged[i] = staged_whole[i] if staged_whole[i] is not None else stage(raw, mapping, reference, key)
                 continue
             bad = outcome.row_failures.join(
                 raw.select("_row", pl.col(mapping.columns["ref"]).alias("__ref")), on="_row", how="left"
@@ -277,6 +228,7 @@ def prepared_files(
             staged[i] = stage(goods[i], mapping, reference, key)
         except Exception as error:
             contained(i, error)
+    del staged_whole
 
     def check_staged(frames, mapping, labels):  # noqa: ANN001, ANN202
         return validate_staged_frames(frames, mapping, labels=labels)
@@ -319,64 +271,24 @@ def prepare_source(
     key: bytes,
     known_hashes: frozenset[str],
 ) -> list[PreparedFile]:
-    """Read and standardise one source's new files, in landing order: drafts, which the
-    night loads and links while `validate_source` validates them (see `nightly`)."""
-    drafts: list[PreparedFile | None] = []
+    """Read, validate and standardise one source's new files, in landing order."""
+    prepared: list[PreparedFile | None] = []
     new: list[tuple[int, LandedFile, bytes]] = []
     seen: set[str] = set()
     for file in files:
         data = landing.read(file.key)
         digest = sha256(data)
         if digest in known_hashes or digest in seen:
-            drafts.append(PreparedFile(source_id, file, digest, resend=True))  # a sighting only
+            prepared.append(PreparedFile(source_id, file, digest))  # a resend: sighting only
             continue
         seen.add(digest)
-        new.append((len(drafts), file, data))
-        drafts.append(None)
-    for (position, _, _), item in zip(new, drafted_files(source_id, [(f, d) for _, f, d in new], mapping, reference, key),
-                                      strict=True):
-        drafts[position] = item
-    return drafts
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 20])
-def validate_source(
-    source_id: str,
-    drafts: list[PreparedFile],
-    landing: Landing,
-    mapping: SourceMapping,
-    reference: ReferenceData,
-    key: bytes,
-) -> list[PreparedFile]:
-    """Validate one source's drafted files (`prepare_source`), their bytes read again (raw
-    rows never leave a task): the prepared files, in the same order; a resend stays one."""
-    prepared = list(drafts)
-    new = [(position, draft) for position, draft in enumerate(drafts) if not draft.resend]
-    items = [(draft.file, landing.read(draft.file.key)) for _, draft in new]
+        new.append((len(prepared), file, data))
+        prepared.append(None)
     # one GX run per suite for all of a source's new files (validation costs ~0.3 s per run)
-    checked = prepared_files(source_id, items, mapping, reference, key, drafts=[draft for _, draft in new])
-    for (position, _), item in zip(new, checked, strict=True):
+    batch = prepared_files(source_id, [(f, d) for _, f, d in new], mapping, reference, key)
+    for (position, _, _), item in zip(new, batch, strict=True):
         prepared[position] = item
     return prepared
-
-
-def _same_frame(a: pl.DataFrame | None, b: pl.DataFrame | None) -> bool:
-    return a is b or (a is not None and b is not None and a.equals(b))
-
-
-def drafts_stand(drafts: list[PreparedFile], prepared: list[PreparedFile]) -> bool:
-    """Whether validation kept every drafted file as drafted (no row or file failed, nothing
-    changed on disk since): loading the drafts then loaded what loading `prepared` does."""
-    return len(drafts) == len(prepared) and all(
-        draft.file_hash == item.file_hash and draft.rows_read == item.rows_read
-        and draft.quarantined == item.quarantined
-        and _same_frame(draft.staged, item.staged) and _same_frame(draft.pseudonyms, item.pseudonyms)
-        for draft, item in zip(drafts, prepared, strict=True)
-    )
-
-
-class _DraftsFailedValidation(Exception):
-    """Validation changed a drafted file: the night's transaction is redone with the validated files."""
 
 
 @task(cache_policy=NO_CACHE)
@@ -386,32 +298,13 @@ def load_prepared(
     prepared: list[PreparedFile],
     known_hashes: frozenset[str],
     retried: frozenset[str] = frozenset(),
-    drafts: bool = False,
-) -> RunSummary | None:
+) -> RunSummary:
     """Write every prepared file into the warehouse (inside the run's transaction).
 
     `retried`: files quarantined by a `processing_error` under other code or
     configuration (`_RETRYABLE`), processed again: their manifest row is
     replaced, and the old entry resolved unless the same error comes back.
-    `drafts`: the files are not validated yet (`prepare_source`); a row the
-    warehouse refuses (a missing reference, say) returns None, the transaction
-    aborted, instead of failing the task: validation will quarantine that row.
     """
-    if not drafts:
-        return _loaded(warehouse, run_id, prepared, known_hashes, retried)
-    try:
-        return _loaded(warehouse, run_id, prepared, known_hashes, retried)
-    except duckdb.Error:
-        return None
-
-
-def _loaded(
-    warehouse: Warehouse,
-    run_id: str,
-    prepared: list[PreparedFile],
-    known_hashes: frozenset[str],
-    retried: frozenset[str],
-) -> RunSummary:
     summary = RunSummary(run_id)
     now = datetime.now()
     next_seq = (warehouse.scalar("select coalesce(max(ingest_seq), 0) from manifest") or 0) + 1
@@ -603,24 +496,6 @@ def mark_flow_run_crashed(flow_run_id: str, logger: logging.Logger | logging.Log
         logger.warning("could not mark interrupted flow run %s as crashed (%s)", flow_run_id, type(error).__name__)
 
 
-def _validated_outputs(
-    settings: Settings, run_id: str, prepared: list[PreparedFile], reports: ThreadPoolExecutor
-) -> Future:
-    """What a night makes of its validated files outside the warehouse: the Data Docs (rendered
-    in a thread while the warehouse work goes on) and the re-identification store's entries
-    (written before the night commits). Returns the Data Docs' future."""
-    docs = reports.submit(
-        write_data_docs, settings.home / "reports" / "validation", run_id,
-        [entry for item in prepared for entry in item.validation_results],
-    )
-    pseudonyms = [item.pseudonyms for item in prepared if item.pseudonyms is not None]
-    if pseudonyms:  # one write of the store for all files (each write rewrites its index)
-        ReidentificationStore(settings.secrets_dir).remember(
-            pl.concat(pseudonyms, how="vertical_relaxed").unique("pseudonym", keep="last", maintain_order=True)
-        )
-    return docs
-
-
 @flow(name="nightly", log_prints=False)
 def nightly(config_path: str | None = None) -> RunSummary:
     """Ingest new extracts, validate, standardise and load them; one transaction per run."""
@@ -658,86 +533,53 @@ def nightly(config_path: str | None = None) -> RunSummary:
                 warming = warm_up()
             else:
                 gx_process.stop()  # nothing to validate: the CLI's GX helper gives its core back
-            futures = {
-                folder: prepare_source.submit(
+            futures = [
+                prepare_source.submit(
                     mapping.id, by_folder.get(folder, []), landing, mapping,
                     settings.reference_data, key, known,
                 )
                 for folder, mapping in mappings.items()
-            }
-            drafted = {folder: future.result() for folder, future in futures.items()}
-            # Validation runs while the night loads and links the drafts (GX's import alone takes
-            # seconds); the transaction commits only once it kept every draft as it was, and is
-            # redone with the validated files when it did not
-            validations = {
-                folder: validate_source.submit(
-                    mapping.id, drafted[folder], landing, mapping, settings.reference_data, key
-                )
-                for folder, mapping in mappings.items()
-                if not all(draft.resend for draft in drafted[folder])  # resends alone: nothing to validate
-            }
-            drafts = [item for items in drafted.values() for item in items]
+            ]
+            prepared = [item for future in futures for item in future.result()]
             maybe_die("after-prepare")
-            prepared: list[PreparedFile] | None = None
-
-            def validated() -> list[PreparedFile]:
-                """The prepared files, once validation ends (and its outputs outside the warehouse)."""
-                nonlocal prepared, docs
-                if prepared is None:
-                    prepared = [
-                        item for folder, items in drafted.items()
-                        for item in (validations[folder].result() if folder in validations else items)
-                    ]
-                    docs = _validated_outputs(settings, run_id, prepared, reports)
-                return prepared
-
-            with failure_recorded(warehouse, run_id, "load", version, settings_hash):
-                while True:  # at most twice: a second attempt loads the validated files, and stands
-                    speculative = prepared is None  # loading the drafts
-                    try:
-                        with warehouse.transaction():
-                            warehouse.execute(
-                                "insert into runs (run_id, started_at, status, code_version, config_hash) "
-                                "values (?, ?, 'running', ?, ?)",
-                                [run_id, datetime.now(), version, settings_hash],
-                            )
-                            # quoted: Prefect would walk every prepared file's contents looking for
-                            # futures, while the Data Docs thread renders the same validation results
-                            summary = load_prepared(
-                                warehouse, run_id, quote(drafts if speculative else validated()), known, retried,
-                                drafts=speculative,
-                            )
-                            if summary is None:  # a drafted row the warehouse refused
-                                raise _DraftsFailedValidation
-                            linked = link_records(warehouse, settings, run_id)
-                            if speculative and not drafts_stand(drafts, validated()):
-                                raise _DraftsFailedValidation
-                            summary.unconfigured_files = [f.key for f in unconfigured]
-                            record_landing_issues(warehouse, unconfigured)
-                            # nothing loaded and no link changed: last night's marts stand; after an
-                            # incremental link only the incidents the night touched are rebuilt
-                            build_marts(
-                                warehouse, settings,
-                                data_unchanged=summary.files_ingested == 0 and linked.mode == "unchanged",
-                                incremental=linked.mode != "full",
-                            )
-                            apply_retention(warehouse, settings, run_id)
-                            warehouse.execute(
-                                "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "
-                                "rows_loaded = ?, rows_quarantined = ? where run_id = ?",
-                                [datetime.now(), summary.files_ingested, sum(summary.rows_loaded.values()),
-                                 summary.rows_quarantined, run_id],
-                            )
-                            close_run(warehouse, run_id, summary)
-                            maybe_die("before-commit")
-                    except _DraftsFailedValidation:
-                        validated()
-                        continue  # rolled back: the same night again, with the validated files
-                    except Exception:
-                        if speculative and not drafts_stand(drafts, validated()):
-                            continue  # the error of a row validation stops: the night again without it
-                        raise
-                    break
+            # Data Docs report the validation alone: rendered (GX and Jinja, about a second) in a
+            # thread of this process while the warehouse work runs, which releases the GIL
+            docs = reports.submit(
+                write_data_docs, settings.home / "reports" / "validation", run_id,
+                [entry for item in prepared for entry in item.validation_results],
+            )
+            pseudonyms = [item.pseudonyms for item in prepared if item.pseudonyms is not None]
+            if pseudonyms:  # one write of the store for all files (each write rewrites its index)
+                ReidentificationStore(settings.secrets_dir).remember(
+                    pl.concat(pseudonyms, how="vertical_relaxed").unique("pseudonym", keep="last", maintain_order=True)
+                )
+            with failure_recorded(warehouse, run_id, "load", version, settings_hash), warehouse.transaction():
+                warehouse.execute(
+                    "insert into runs (run_id, started_at, status, code_version, config_hash) values (?, ?, 'running', ?, ?)",
+                    [run_id, datetime.now(), version, settings_hash],
+                )
+                # quoted: Prefect would walk every prepared file's contents looking for futures, while
+                # the Data Docs thread renders the same validation results (a dict changed size under it)
+                summary = load_prepared(warehouse, run_id, quote(prepared), known, retried)
+                linked = link_records(warehouse, settings, run_id)
+                summary.unconfigured_files = [f.key for f in unconfigured]
+                record_landing_issues(warehouse, unconfigured)
+                # nothing loaded and no link changed: last night's marts stand; after an incremental
+                # link only the incidents the night touched are rebuilt (see build_marts_now)
+                build_marts(
+                    warehouse, settings,
+                    data_unchanged=summary.files_ingested == 0 and linked.mode == "unchanged",
+                    incremental=linked.mode != "full",
+                )
+                apply_retention(warehouse, settings, run_id)
+                warehouse.execute(
+                    "update runs set finished_at = ?, status = 'succeeded', files_ingested = ?, "
+                    "rows_loaded = ?, rows_quarantined = ? where run_id = ?",
+                    [datetime.now(), summary.files_ingested, sum(summary.rows_loaded.values()),
+                     summary.rows_quarantined, run_id],
+                )
+                close_run(warehouse, run_id, summary)
+                maybe_die("before-commit")
             maybe_die("after-commit")
             with failure_recorded(warehouse, run_id, "publish"):
                 record_publication(warehouse, run_id, publish_incidents(warehouse, settings, run_id))

@@ -708,31 +708,3 @@ def test_one_gx_run_for_several_files_quarantines_what_file_by_file_does():
                 assert batch.staged.equals(single.staged) and batch.pseudonyms.equals(single.pseudonyms)
         entries = [entry for item in together for entry in item.validation_results]
         assert sum(1 for e in entries if e["label"].endswith(" files")) == 2  # raw and staging suites
-
-
-def test_a_night_loads_its_drafts_once_and_again_only_when_validation_changes_them(area, monkeypatch):
-    """The transaction loads and links the drafted files while they are validated; a night whose
-    validation quarantines a row rolls back and loads the validated files, and commits what a
-    night that waited for validation commits."""
-    import flows.nightly as nightly_module
-
-    loads: list[int] = []
-    real_loaded = nightly_module._loaded
-
-    def counted(warehouse, run_id, prepared, *args):  # noqa: ANN001, ANN202
-        loads.append(sum(item.staged.height for item in prepared if item.staged is not None))
-        return real_loaded(warehouse, run_id, prepared, *args)
-
-    monkeypatch.setattr(nightly_module, "_loaded", counted)
-    run()
-    assert len(loads) == 1 and loaded_counts(area["home"]) == GOOD_COUNTS
-    case = unknown_category()
-    (area["landing"] / case.key).write_bytes(case.data)
-    loads.clear()
-    run()
-    assert loads == [4, 3]  # the drafts (4 rows), then the validated file without its failing row
-    assert loaded_rows_of(area["home"], case.key) == case.loaded
-    assert [entry for entry in open_quarantine(area["home"]) if entry[1] == case.key] == [
-        (case.source, case.key, row, rule, reason) for row, rule, reason in case.expected
-    ]
-    assert query(area["home"], "select count(*) from runs where status = 'succeeded'") == [(2,)]
