@@ -419,9 +419,9 @@ def _no_place_pairs(
             if report_floors is None:
                 # a report met k crimes: the k-th best is its floor (a later crime must beat it)
                 floors.append(_kth_best(per_report, "row", k, "report_floor"))
+            # each (row, col) once: a report sits in one (key, day) group, and a crime once per day
             per_crime = (
                 pl.DataFrame({"row": r2, "col": c2, "cosine": s2}, schema={"row": pl.UInt32, "col": pl.UInt32, "cosine": pl.Float64})
-                .unique(["row", "col"])
                 .sort(["col", "cosine", "row"], descending=[False, True, False])
                 .group_by("col", maintain_order=True)
                 .head(k_crime)

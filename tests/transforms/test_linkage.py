@@ -599,6 +599,29 @@ def test_online_top_k_keeps_each_reports_and_each_crimes_nearest(settings):
     assert pairs_of(vectors(c, p, only_online)) == {("R1", "P1"), ("R2", "P2"), ("R1", "P3")}
 
 
+def test_a_crimes_nearest_reports_are_taken_over_every_day_it_covers_each_report_once(settings):
+    # P0 covers 1-3 March; R1 (1 March), R2 (2 March, force unknown: it meets every force's crimes)
+    # and R3 (3 March) each have a twin crime, their own nearest. With k_crime = 2, P0 takes its two
+    # nearest reports over its three days, R1 and R2, whatever day and force group each sits in
+    rule = {"name": "no_place", "kind": "no_place", "keys": ["force_id"], "window": [0, 0],
+            "narrative_top_k": 1, "narrative_top_k_crime": 2, "min_cosine": 0.0}
+    online = {"method": "online", "location_type": "online"}
+    told = {"R1": "antisemitic messages on instagram about the synagogue rabbi",
+            "R2": "antisemitic messages on instagram about the synagogue choir",
+            "R3": "antisemitic messages on instagram about a bakery"}
+    c = cst(*({"report_key": key, "incident_date": date(2026, 3, day), **online, "description_redacted": text,
+               **({"force_id": "unknown"} if key == "R2" else {})}
+              for day, (key, text) in enumerate(told.items(), start=1)))
+    p = police(
+        {"crime_key": "P0", "occurred_from": datetime(2026, 3, 1, 9), "occurred_to": datetime(2026, 3, 3, 9),
+         "summary_redacted": "ANTISEMITIC MESSAGES ON INSTAGRAM ABOUT THE SYNAGOGUE"},
+        *({"crime_key": "P" + key[1:], "occurred_from": datetime(2026, 3, day, 10), "summary_redacted": text.upper()}
+          for day, (key, text) in enumerate(told.items(), start=1)),
+    )
+    found = pairs_of(vectors(c, p, {**settings, "blocking_rules": [rule]}))
+    assert found == {("R1", "P1"), ("R2", "P2"), ("R3", "P3"), ("R1", "P0"), ("R2", "P0")}
+
+
 def k1_floors(full: pl.DataFrame, key: str, column: str, keys: list[str]) -> pl.DataFrame:
     """The floors (`key`, `column`) a full link of the online corpus gives, checked: with k = 1,
     R1's and P1's are their cosine with each other, R2's and P2's likewise."""
