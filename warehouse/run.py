@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -71,6 +71,10 @@ def incremental_deletes(folder: Path) -> dict[str, str]:
         if condition:
             deletes[model["name"]] = " ".join(str(condition).split())
     return deletes
+
+
+class DuplicateKeyError(ValueError):
+    """A write would give a key of a table without a primary key (schema/012) a second row."""
 
 
 class Warehouse:
@@ -143,20 +147,59 @@ class Warehouse:
         if complete is not None:
             complete()
 
-    def insert(self, table: str, frame: pl.DataFrame, on_conflict: Literal["ignore", "replace"] | None = None) -> int:
+    def insert(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        on_conflict: Literal["ignore", "replace"] | None = None,
+        key: Sequence[str] | None = None,
+    ) -> int:
         """Append a frame to a table, matching columns by name (`on_conflict`: what becomes of a row
-        whose primary key is already there: kept, `ignore`, or replaced, `replace`)."""
+        whose primary key is already there: kept, `ignore`, or replaced, `replace`).
+
+        `key`: the columns that identify a row of a table declared without a primary key
+        (schema/012): a frame holding a key twice, or a key the table holds already, is refused
+        (`DuplicateKeyError`), as the key constraint would have refused it.
+        """
         if frame.is_empty():
             return 0
+        if key:
+            self._refuse_repeated_keys(table, frame, key)
         name = f"incoming_{table}"
         self.con.register(name, frame.to_arrow())
         try:
+            if key:
+                held = self.scalar(f"select count(*) from {table} semi join {name} using ({', '.join(key)})")
+                if held:
+                    raise DuplicateKeyError(f"{table}: holds {held} rows with the key ({', '.join(key)}) "
+                                            "of an incoming row")
             columns = ", ".join(f'"{c}"' for c in frame.columns)
             verb = f"insert or {on_conflict}" if on_conflict else "insert"
             self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
         finally:
             self.con.unregister(name)
         return frame.height
+
+    def upsert(self, table: str, frame: pl.DataFrame, key: Sequence[str]) -> int:
+        """`insert or replace` for a table declared without a primary key (schema/012): the frame's
+        rows replace the table's rows with the same `key`; a frame holding a key twice is refused."""
+        if frame.is_empty():
+            return 0
+        self._refuse_repeated_keys(table, frame, key)
+        name = f"incoming_{table}"
+        self.con.register(name, frame.select(key).to_arrow())
+        try:
+            matched = " and ".join(f'{table}."{c}" = {name}."{c}"' for c in key)
+            self.con.execute(f"delete from {table} using {name} where {matched}")
+        finally:
+            self.con.unregister(name)
+        return self.insert(table, frame)
+
+    @staticmethod
+    def _refuse_repeated_keys(table: str, frame: pl.DataFrame, key: Sequence[str]) -> None:
+        repeated = frame.select(key).is_duplicated().sum()
+        if repeated:  # counts only: keys are pseudonyms, but an error message holds no values
+            raise DuplicateKeyError(f"{table}: {repeated} incoming rows share a key ({', '.join(key)})")
 
     def replace_temp(self, table: str, frame: pl.DataFrame) -> None:
         """A temp table holding exactly `frame` (a key list a statement joins with)."""

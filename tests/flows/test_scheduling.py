@@ -91,10 +91,18 @@ def test_dask_is_selected_by_configuration(configured):
 
 @pytest.fixture(scope="module")
 def harness():
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+        # The harness's exit drains every events and log worker of this process with no time
+        # limit: one left sending to a server a later test stopped (the served deployment's)
+        # held a whole suite run at that point for 10 minutes. Drained here with a limit,
+        # they leave the harness nothing to wait for (a drained worker is forgotten at once).
+        EventsWorker.drain_all(timeout=30)
+        APILogWorker.drain_all(timeout=30)
 
 
 def _sample_values() -> set[str]:
@@ -159,6 +167,8 @@ def test_a_test_harness_run_leaves_a_ledger_row_and_counts_only_artifacts(config
 def test_incidents_serve_runs_the_deployment_on_demand(configured, tmp_path):
     """`incidents serve` against a real Prefect server: trigger the deployment, the night completes."""
     from prefect.deployments import run_deployment
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with prefect_server(tmp_path / "prefect-server", log=tmp_path / "server.log") as api:
@@ -185,6 +195,9 @@ def test_incidents_serve_runs_the_deployment_on_demand(configured, tmp_path):
                 assert deployment.schedules[0].schedule.cron == "15 3 * * 1-5"
                 flow_run = run_deployment(FULL_NAME, timeout=600)
                 assert flow_run.state.is_completed(), (flow_run.state, (tmp_path / "serve.log").read_text())
+                # what this process queued for this server is sent while it is up (see `harness`)
+                EventsWorker.drain_all(timeout=30)
+                APILogWorker.drain_all(timeout=30)
         finally:
             serve.send_signal(signal.SIGTERM)  # what a service manager sends
             try:

@@ -16,8 +16,9 @@
 -- they all hold its number, which no rebuilt member holds, so no claim of
 -- theirs can compete.
 
+-- no primary key (warehouse/schema/012): one row per member, as incident_members has
 create table if not exists incident_ids (
-    member_key varchar primary key,
+    member_key varchar not null,
     incident_id bigint not null
 );
 
@@ -108,13 +109,20 @@ final as (
 
 select * from final;
 
-insert or replace into incident_ids (member_key, incident_id)
+create or replace temp table incident_id_changes as
 select
     incident_id_assignment.member_key,
     incident_id_assignment.incident_id
 from incident_id_assignment
 left join incident_ids on incident_id_assignment.member_key = incident_ids.member_key
 where incident_ids.incident_id is distinct from incident_id_assignment.incident_id;
+
+delete from incident_ids
+using incident_id_changes
+where incident_ids.member_key = incident_id_changes.member_key;
+
+insert into incident_ids (member_key, incident_id)
+select member_key, incident_id from incident_id_changes;
 
 update incident_id_counter
 set last_id = greatest(
