@@ -409,14 +409,16 @@ def text_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+DIGEST = re.compile(rb"[0-9a-f]{32,}")  # a sha256 file hash or an HMAC pseudonym, in hex
 
 
 def _occurs(needle: bytes, data: bytes) -> bool:
     """`needle` in `data`, not counting a run of digits that is part of a UUID (Prefect's
-    database holds thousands: a phone number's last six digits turned up in one)."""
+    database holds thousands: a phone number's last six digits turned up in one) or of a
+    hex digest (a landing file's sha256 held `900461` once)."""
     if not needle.isdigit():
         return needle in data
-    uuids = [m.span() for m in UUID.finditer(data)] if needle in data else []
+    uuids = [m.span() for pattern in (UUID, DIGEST) for m in pattern.finditer(data)] if needle in data else []
     start = data.find(needle)
     while start >= 0:
         if not any(a <= start and start + len(needle) <= b for a, b in uuids):
