@@ -55,7 +55,6 @@ from warehouse.run import Warehouse, sql_file
 
 EXTRA_COLUMNS = ["rule", "levels", "date_gap_days", "time_gap_minutes", "narrative_cosine", "offender_jaccard"]
 PAIR_KEYS = ["report_key", "crime_key"]
-RECORD_KEYS = ["source", "record_key"]  # link_record_state, link_narrative_terms
 # How far a record's date can be from a partner's (blocking windows, late reports, long ranges).
 SCOPE_DAYS_BEFORE = 70
 SCOPE_DAYS_AFTER = 10
@@ -184,9 +183,7 @@ def _write_pairs(
     rows = resolved.join(extras, on=PAIR_KEYS, how="left").with_columns(
         pl.lit(model_run_id).alias("model_run_id"), pl.lit(now).alias("updated_at")
     )
-    return warehouse.insert(
-        "link_pairs", rows.select(*RESOLVED_COLUMNS, "model_run_id", *EXTRA_COLUMNS, "updated_at"), key=PAIR_KEYS
-    )
+    return warehouse.insert("link_pairs", rows.select(*RESOLVED_COLUMNS, "model_run_id", *EXTRA_COLUMNS, "updated_at"))
 
 
 def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, replace_all: bool) -> pl.Series:
@@ -199,13 +196,13 @@ def _write_groups(warehouse: Warehouse, groups: pl.DataFrame, now: datetime, rep
     changed = groups.join(stored, on=["crime_key", "police_incident_id"], how="anti")
     if replace_all:
         warehouse.execute("delete from police_incident_groups")
-        warehouse.insert("police_incident_groups", groups.with_columns(pl.lit(now).alias("updated_at")), key=["crime_key"])
+        warehouse.insert("police_incident_groups", groups.with_columns(pl.lit(now).alias("updated_at")))
     elif changed.height:
         warehouse.replace_temp("link_changed_groups", changed.select("crime_key"))
         warehouse.execute(
             "delete from police_incident_groups where crime_key in (select crime_key from link_changed_groups)"
         )
-        warehouse.insert("police_incident_groups", changed.with_columns(pl.lit(now).alias("updated_at")), key=["crime_key"])
+        warehouse.insert("police_incident_groups", changed.with_columns(pl.lit(now).alias("updated_at")))
     return changed["crime_key"]
 
 
@@ -236,7 +233,7 @@ def _record_state(
         linked = warehouse.query(_sql("record_versions_changed")).with_columns(
             pl.lit(run_id).alias("linked_run_id"), pl.lit(None, dtype=pl.Float64).alias("no_place_floor")
         )
-        warehouse.upsert("link_record_state", linked, key=RECORD_KEYS)
+        warehouse.upsert("link_record_state", linked)
     if floors.height:
         warehouse.replace_temp("link_floors", floors)
         warehouse.execute(_sql("narrative_floors_update"))
@@ -316,9 +313,9 @@ def _store_terms(warehouse: Warehouse, terms: pl.DataFrame, model_run_id: str, r
         warehouse.execute("delete from link_narrative_terms")
         warehouse.execute("delete from link_narrative_terms_state")
         warehouse.execute("insert into link_narrative_terms_state values (?)", [model_run_id])
-        warehouse.insert("link_narrative_terms", terms.select(*TERM_SCHEMA), key=RECORD_KEYS)
+        warehouse.insert("link_narrative_terms", terms.select(*TERM_SCHEMA))
     else:  # a changed record's row replaced (every record has one, so none is left from an old version)
-        warehouse.upsert("link_narrative_terms", terms.select(*TERM_SCHEMA), key=RECORD_KEYS)
+        warehouse.upsert("link_narrative_terms", terms.select(*TERM_SCHEMA))
 
 
 def _ensure_stored_terms(warehouse: Warehouse, settings: dict, model_run_id: str, idf: pl.DataFrame) -> None:

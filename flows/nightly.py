@@ -345,7 +345,6 @@ def load_prepared(
                 item.staged.with_columns(
                     pl.lit(item.file_hash).alias("file_hash"), pl.lit(next_seq).alias("ingest_seq")
                 ),
-                key=["file_hash", "source_row"],
             )
         quarantine = pl.DataFrame(
             item.quarantined,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -71,6 +71,20 @@ def incremental_deletes(folder: Path) -> dict[str, str]:
         if condition:
             deletes[model["name"]] = " ".join(str(condition).split())
     return deletes
+
+
+# The tables declared without a primary key (schema/012_unindexed_large_tables.sql) and the
+# columns that identify their rows: `Warehouse.insert` and `Warehouse.upsert` keep each key to
+# one row, as the dropped constraint did (incident_ids is written in SQL, one row per member).
+UNCONSTRAINED_KEYS: dict[str, tuple[str, ...]] = {
+    "stg_cst_report_versions": ("file_hash", "source_row"),
+    "stg_police_crime_versions": ("file_hash", "source_row"),
+    "link_pairs": ("report_key", "crime_key"),
+    "police_incident_groups": ("crime_key",),
+    "link_record_state": ("source", "record_key"),
+    "link_narrative_terms": ("source", "record_key"),
+    "incident_ids": ("member_key",),
+}
 
 
 class DuplicateKeyError(ValueError):
@@ -147,44 +161,26 @@ class Warehouse:
         if complete is not None:
             complete()
 
-    def insert(
-        self,
-        table: str,
-        frame: pl.DataFrame,
-        on_conflict: Literal["ignore", "replace"] | None = None,
-        key: Sequence[str] | None = None,
-    ) -> int:
+    def insert(self, table: str, frame: pl.DataFrame, on_conflict: Literal["ignore", "replace"] | None = None) -> int:
         """Append a frame to a table, matching columns by name (`on_conflict`: what becomes of a row
         whose primary key is already there: kept, `ignore`, or replaced, `replace`).
 
-        `key`: the columns that identify a row of a table declared without a primary key
-        (schema/012): a frame holding a key twice, or a key the table holds already, is refused
-        (`DuplicateKeyError`), as the key constraint would have refused it.
+        A table of `UNCONSTRAINED_KEYS` refuses a frame holding a key twice, or a key it holds
+        already (`DuplicateKeyError`), as its dropped key constraint did.
         """
         if frame.is_empty():
             return 0
+        key = UNCONSTRAINED_KEYS.get(table)
         if key:
             self._refuse_repeated_keys(table, frame, key)
-        name = f"incoming_{table}"
-        self.con.register(name, frame.to_arrow())
-        try:
-            if key:
-                held = self.scalar(f"select count(*) from {table} semi join {name} using ({', '.join(key)})")
-                if held:
-                    raise DuplicateKeyError(f"{table}: holds {held} rows with the key ({', '.join(key)}) "
-                                            "of an incoming row")
-            columns = ", ".join(f'"{c}"' for c in frame.columns)
-            verb = f"insert or {on_conflict}" if on_conflict else "insert"
-            self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
-        finally:
-            self.con.unregister(name)
-        return frame.height
+        return self._append(table, frame, on_conflict, held_key=key)
 
-    def upsert(self, table: str, frame: pl.DataFrame, key: Sequence[str]) -> int:
-        """`insert or replace` for a table declared without a primary key (schema/012): the frame's
-        rows replace the table's rows with the same `key`; a frame holding a key twice is refused."""
+    def upsert(self, table: str, frame: pl.DataFrame) -> int:
+        """`insert or replace` for a table of `UNCONSTRAINED_KEYS`: the frame's rows replace the
+        table's rows with the same key; a frame holding a key twice is refused."""
         if frame.is_empty():
             return 0
+        key = UNCONSTRAINED_KEYS[table]
         self._refuse_repeated_keys(table, frame, key)
         name = f"incoming_{table}"
         self.con.register(name, frame.select(key).to_arrow())
@@ -193,10 +189,30 @@ class Warehouse:
             self.con.execute(f"delete from {table} using {name} where {matched}")
         finally:
             self.con.unregister(name)
-        return self.insert(table, frame)
+        return self._append(table, frame)  # no key of the frame is left in the table
+
+    def _append(
+        self, table: str, frame: pl.DataFrame, on_conflict: Literal["ignore", "replace"] | None = None,
+        held_key: tuple[str, ...] | None = None,
+    ) -> int:
+        """Insert the frame's rows; `held_key`: refused if the table holds one of their keys."""
+        name = f"incoming_{table}"
+        self.con.register(name, frame.to_arrow())
+        try:
+            if held_key:
+                held = self.scalar(f"select count(*) from {table} semi join {name} using ({', '.join(held_key)})")
+                if held:
+                    raise DuplicateKeyError(f"{table}: holds {held} rows with the key ({', '.join(held_key)}) "
+                                            "of an incoming row")
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            verb = f"insert or {on_conflict}" if on_conflict else "insert"
+            self.con.execute(f"{verb} into {table} ({columns}) select {columns} from {name}")
+        finally:
+            self.con.unregister(name)
+        return frame.height
 
     @staticmethod
-    def _refuse_repeated_keys(table: str, frame: pl.DataFrame, key: Sequence[str]) -> None:
+    def _refuse_repeated_keys(table: str, frame: pl.DataFrame, key: tuple[str, ...]) -> None:
         repeated = frame.select(key).is_duplicated().sum()
         if repeated:  # counts only: keys are pseudonyms, but an error message holds no values
             raise DuplicateKeyError(f"{table}: {repeated} incoming rows share a key ({', '.join(key)})")

@@ -13,7 +13,8 @@ from warehouse.run import DuplicateKeyError, Warehouse
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+def warehouse(tmp_path: Path, monkeypatch) -> Warehouse:
+    monkeypatch.setitem(run.UNCONSTRAINED_KEYS, "t", ("k", "part"))  # a table declared without its key
     with Warehouse(tmp_path / "w.duckdb") as w:
         w.execute("create table t (k varchar not null, part integer not null, v varchar)")
         w.execute("insert into t values ('a', 1, 'old a1'), ('a', 2, 'old a2'), ('b', 1, 'old b1')")
@@ -26,7 +27,7 @@ def rows(w: Warehouse) -> list[tuple]:
 
 def test_a_keyed_insert_appends_new_keys(warehouse: Warehouse) -> None:
     frame = pl.DataFrame({"k": ["b", "c"], "part": [2, 1], "v": ["new b2", "new c1"]})
-    assert warehouse.insert("t", frame, key=["k", "part"]) == 2
+    assert warehouse.insert("t", frame) == 2
     assert rows(warehouse) == [("a", 1, "old a1"), ("a", 2, "old a2"), ("b", 1, "old b1"), ("b", 2, "new b2"),
                                ("c", 1, "new c1")]
 
@@ -34,7 +35,7 @@ def test_a_keyed_insert_appends_new_keys(warehouse: Warehouse) -> None:
 def test_a_keyed_insert_refuses_a_key_the_table_holds(warehouse: Warehouse) -> None:
     frame = pl.DataFrame({"k": ["c", "a"], "part": [1, 2], "v": ["new c1", "secret value"]})
     with pytest.raises(DuplicateKeyError, match=r"t: holds 1 rows with the key \(k, part\) of an incoming row") as refused:
-        warehouse.insert("t", frame, key=["k", "part"])
+        warehouse.insert("t", frame)
     assert "secret" not in str(refused.value)  # counts, never values
     assert len(rows(warehouse)) == 3
 
@@ -42,30 +43,35 @@ def test_a_keyed_insert_refuses_a_key_the_table_holds(warehouse: Warehouse) -> N
 def test_a_keyed_insert_refuses_a_key_twice_in_the_frame(warehouse: Warehouse) -> None:
     frame = pl.DataFrame({"k": ["c", "c", "d"], "part": [1, 1, 1], "v": ["x", "y", "z"]})
     with pytest.raises(DuplicateKeyError, match="2 incoming rows share a key"):
-        warehouse.insert("t", frame, key=["k", "part"])
+        warehouse.insert("t", frame)
     assert len(rows(warehouse)) == 3
 
 
-def test_an_insert_without_a_key_checks_nothing(warehouse: Warehouse) -> None:
+def test_an_insert_into_a_table_not_listed_checks_nothing(warehouse: Warehouse, monkeypatch) -> None:
+    monkeypatch.delitem(run.UNCONSTRAINED_KEYS, "t")
     warehouse.insert("t", pl.DataFrame({"k": ["a"], "part": [1], "v": ["again"]}))
     assert len(rows(warehouse)) == 4
 
 
 def test_an_upsert_replaces_the_rows_of_its_keys_and_adds_the_rest(warehouse: Warehouse) -> None:
     frame = pl.DataFrame({"k": ["a", "c"], "part": [2, 1], "v": ["new a2", "new c1"]})
-    assert warehouse.upsert("t", frame, key=["k", "part"]) == 2
+    assert warehouse.upsert("t", frame) == 2
     assert rows(warehouse) == [("a", 1, "old a1"), ("a", 2, "new a2"), ("b", 1, "old b1"), ("c", 1, "new c1")]
 
 
 def test_an_upsert_refuses_a_key_twice_in_the_frame_and_changes_nothing(warehouse: Warehouse) -> None:
     frame = pl.DataFrame({"k": ["a", "a"], "part": [1, 1], "v": ["x", "y"]})
     with pytest.raises(DuplicateKeyError):
-        warehouse.upsert("t", frame, key=["k", "part"])
+        warehouse.upsert("t", frame)
     assert rows(warehouse) == [("a", 1, "old a1"), ("a", 2, "old a2"), ("b", 1, "old b1")]
 
 
 UNINDEXED = ["stg_cst_report_versions", "stg_police_crime_versions", "link_pairs", "police_incident_groups",
              "link_record_state", "link_narrative_terms", "incident_ids"]
+
+
+def test_every_table_without_its_key_constraint_has_its_key_listed() -> None:
+    assert set(run.UNCONSTRAINED_KEYS) == set(UNINDEXED)
 
 
 def test_the_large_tables_lose_their_primary_keys_and_keep_their_rows(tmp_path: Path, monkeypatch) -> None:

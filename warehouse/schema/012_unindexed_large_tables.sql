@@ -4,8 +4,8 @@
 -- checkpoint: on a 100x warehouse, 21k rows replaced in each of these seven tables took
 -- 2.8 s to write, 1.5 s to commit and 4.5 s to checkpoint with their keys, and 1.5, 0.3 and
 -- 1.2 s without. Their keys stay unique all the same: every write goes through
--- `Warehouse.insert(..., key=...)` or `Warehouse.upsert`, which refuse a second row for a key
--- (warehouse/run.py), and `incident_ids` is written by delete-then-insert of unique members.
+-- `Warehouse.insert` or `Warehouse.upsert`, which refuse a second row for a key
+-- (warehouse/run.py, `UNCONSTRAINED_KEYS`), and `incident_ids` is written by delete-then-insert of unique members.
 -- DuckDB cannot drop a constraint, so each table is copied into one declared without it
 -- (same columns, key columns still not null). Views select from them by name: unaffected.
 
