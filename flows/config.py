@@ -91,7 +91,7 @@ class RetentionConfig(BaseModel):
 
 
 class ExecutionConfig(BaseModel):
-    """Where the nightly flow's per-source work runs (see flows/task_runners.py)."""
+    """Where the nightly flow's per-source and per-block work runs (see flows/task_runners.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,6 +100,10 @@ class ExecutionConfig(BaseModel):
     dask_address: str | None = None   # e.g. "tcp://scheduler:8786"; none: a local cluster
     dask_workers: int = 2             # local cluster only
     dask_processes: bool = False      # local cluster: process workers need PREFECT_API_URL
+    # how many blocks the linkage cuts its per-block work into (a full link's date chunks, a
+    # night's similarity groups); none: threads, the machine's cores; Dask, its local workers,
+    # 8 for a cluster by address
+    link_blocks: int | None = Field(default=None, ge=1)
 
 
 class Settings(BaseModel):

@@ -26,16 +26,23 @@ Two modes:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext, TaskRunContext
 
+from flows.config import Settings
+from flows.task_runners import link_block_width
+from transforms.blocks import IN_TURN, BlockRunner
 from transforms.linkage import (
     TERM_SCHEMA,
     candidates_for,
@@ -329,7 +336,9 @@ def _ensure_stored_terms(warehouse: Warehouse, settings: dict, model_run_id: str
     _store_terms(warehouse, texts.term_rows(), model_run_id, replace_all=True)
 
 
-def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime) -> None:
+def _full(
+    warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummary, now: datetime, blocks: BlockRunner
+) -> None:
     _set_scope(warehouse, {"cst": pl.Series(["*"]), "police": pl.Series(["*"])})
     cst = warehouse.query(_sql("cst_in_scope"))
     police = warehouse.query(_sql("police_in_scope"))
@@ -345,7 +354,7 @@ def _full(warehouse: Warehouse, run_id: str, settings: dict, summary: LinkSummar
     texts = narrative_model(cst, police, settings)
     _store_terms(warehouse, _terms_rekeyed(texts.term_rows(), report_ids, crime_ids, "short", "key"), run_id,
                  replace_all=True)
-    vectors, idf = comparison_vectors_chunked(cst, police, settings, texts=texts)
+    vectors, idf = comparison_vectors_chunked(cst, police, settings, texts=texts, blocks=blocks)
     del texts
     summary.changed_reports, summary.changed_crimes = cst.height, police.height
     police_status = police.select("crime_key", "force_id", "status")
@@ -428,6 +437,7 @@ def _incremental(
     new_decisions: pl.DataFrame,
     summary: LinkSummary,
     now: datetime,
+    blocks: BlockRunner,
 ) -> None:
     model = FittedModel.from_dict(json.loads(model_row["parameters_json"]))
     model_run_id = model_row["run_id"]
@@ -516,6 +526,7 @@ def _incremental(
         cst, police, settings, texts, changed_reports_short, changed_crimes_short, token_frequency,
         report_floors=None if report_floors is None else _rekeyed(report_floors, "report_key", report_ids, "key", "short"),
         crime_floors=None if crime_floors is None else _rekeyed(crime_floors, "crime_key", crime_ids, "key", "short"),
+        blocks=blocks,
     )
     if reach_only:  # the paired records, whole, for their comparisons (the changed ones are in hand)
         paired_reports = _series_rekeyed(candidates.report_keys, report_ids, "short", "key")
@@ -638,8 +649,10 @@ def link_warehouse(
     full: bool = False,
     settings: dict | None = None,
     now: datetime | None = None,
+    blocks: BlockRunner = IN_TURN,
 ) -> LinkSummary:
-    """Link new and changed records (or everything); call inside the run's transaction."""
+    """Link new and changed records (or everything); call inside the run's transaction.
+    `blocks` runs the per-block work (`transforms/blocks.py`; `TaskRunnerBlocks` in a flow)."""
     started = time.perf_counter()
     settings = settings or linkage_settings()
     now = now or datetime.now()
@@ -655,7 +668,7 @@ def link_warehouse(
         or decisions.height - int(model_row["reviewed_pairs"]) >= retrain_after
     ):
         summary.mode = "full"
-        _full(warehouse, run_id, settings, summary, now)
+        _full(warehouse, run_id, settings, summary, now, blocks)
     else:
         changed_reports = warehouse.query(_sql("changed_reports"))["report_key"]
         changed_crimes = warehouse.query(_sql("changed_crimes"))["crime_key"]
@@ -669,7 +682,7 @@ def link_warehouse(
         else:
             _incremental(
                 warehouse, run_id, settings, model_row, changed_reports, changed_crimes,
-                decisions, new_decisions, summary, now,
+                decisions, new_decisions, summary, now, blocks,
             )
     counts = dict(warehouse.query("select status, count(*) as n from link_pairs group by status").iter_rows())
     summary.matched, summary.review = int(counts.get("matched", 0)), int(counts.get("review", 0))
@@ -678,8 +691,43 @@ def link_warehouse(
     return summary
 
 
+@task(cache_policy=NO_CACHE, task_run_name="link-block-{number}")
+def link_block(job: Callable[[], Any], number: int) -> Any:
+    """One block of the linkage's per-block work (Prefect task; `number`: its place in the run's order)."""
+    del number  # names the task run only
+    return job()
+
+
+@dataclass(frozen=True)
+class TaskRunnerBlocks:
+    """A `BlockRunner` that submits each block as a `link_block` task to the flow's task runner
+    (threads of this process, or a Dask cluster: `[execution]` in incidents.toml). Outside a flow
+    run, or for a single block, the blocks run in turn here."""
+
+    width: int
+
+    def map(self, function: Callable[[Any], Any], blocks: Sequence[Any]) -> list[Any]:
+        if len(blocks) <= 1 or FlowRunContext.get() is None:
+            return [function(block) for block in blocks]
+        # a block travels as one callable: Prefect looks inside collections and dataclasses
+        # among a task's parameters for futures, and a block's arrays are neither
+        jobs = [partial(function, block) for block in blocks]
+        futures = contextvars.copy_context().run(_submitted_as_the_flows, jobs)
+        return [future.result() for future in futures]
+
+
+def _submitted_as_the_flows(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """`link_block` futures of `jobs`, submitted with no task run in context (run in a copied
+    context): a task runner sends the submitting task's context along, parameters included, and
+    link_records' warehouse connection cannot travel to a Dask worker."""
+    TaskRunContext.__var__.set(None)
+    return [link_block.submit(job, number) for number, job in enumerate(jobs)]
+
+
 @task(cache_policy=NO_CACHE)
-def link_records(warehouse: Warehouse, settings: object, run_id: str, full: bool = False) -> LinkSummary:
-    """The nightly linkage step (Prefect task): new and changed records, or all when retraining."""
-    del settings  # the linkage model lives in transforms/linkage_settings.json, not incidents.toml
-    return link_warehouse(warehouse, run_id, full=full)
+def link_records(warehouse: Warehouse, settings: Settings, run_id: str, full: bool = False) -> LinkSummary:
+    """The nightly linkage step (Prefect task): new and changed records, or all when retraining.
+
+    The linkage model lives in transforms/linkage_settings.json, not incidents.toml; from
+    `settings` this reads where the per-block work runs (`[execution]`)."""
+    return link_warehouse(warehouse, run_id, full=full, blocks=TaskRunnerBlocks(link_block_width(settings)))

@@ -10,6 +10,14 @@
   without it each run starts a local cluster of `dask_workers` workers and
   stops it afterwards.
 
+Either way the linkage's per-block work (a full link's date chunks of reports,
+a night's (force, day) groups of narrative similarity; `transforms/blocks.py`)
+is submitted as `link_block` tasks to the same runner, cut into
+`link_block_width` blocks: threads use the machine's cores (NumPy's and
+SciPy's products and partitions release the GIL), Dask its workers. Blocks are
+cut the same way whoever runs them and put back together in order, so every
+runner links the same pairs.
+
 Local clusters default to thread workers (`dask_processes = false`): process
 workers report task states to Prefect themselves, which needs a real Prefect
 server (`PREFECT_API_URL`); under Prefect's temporary per-process server they
@@ -18,12 +26,14 @@ prepared extract rows, and must not land on a worker's scratch disk.
 
 The warehouse writes stay in the flow's own process (one DuckDB transaction);
 only CPU work on in-memory frames is distributed. Prepared frames travel back
-over the Dask connection: on a multi-machine cluster, use TLS
+over the Dask connection, and a block's inputs (anonymised staging rows and
+narrative vectors) go out over it: on a multi-machine cluster, use TLS
 (`tls://` address and a security configuration via Dask's own settings).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -66,6 +76,16 @@ def task_runner_for(settings: Settings | ExecutionConfig) -> Any:
             },
         )
     raise ValueError(f"unknown [execution] runner {execution.runner!r}: use 'threads' or 'dask'")
+
+
+def link_block_width(settings: Settings) -> int:
+    """How many blocks the linkage cuts its per-block work into (`[execution] link_blocks`)."""
+    execution = settings.execution
+    if execution.link_blocks is not None:
+        return execution.link_blocks
+    if execution.runner == "dask":
+        return 8 if execution.dask_address else execution.dask_workers
+    return os.cpu_count() or 1
 
 
 def describe(settings: Settings) -> str:

@@ -29,13 +29,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from transforms.blocks import IN_TURN, BlockRunner
 from transforms.linkage_blocking import (
     CANDIDATE_SCHEMA,
     TOKEN_RULE_KINDS,
@@ -388,12 +390,14 @@ def candidates_for(
     token_frequency: pl.DataFrame | None = None,
     report_floors: pl.DataFrame | None = None,
     crime_floors: pl.DataFrame | None = None,
+    blocks: BlockRunner = IN_TURN,
 ) -> Candidates:
     """The candidate pairs of `comparison_vectors_for` (same arguments), before any comparison.
 
     Reads only `CST_BLOCKING_COLUMNS` / `POLICE_BLOCKING_COLUMNS` of `cst` / `police` (and
     `identity_tokens` under an identity blocking rule): an incremental night reads the
     narratives of its pairs' records alone (`vectors_for`), not of every record in reach.
+    `blocks` runs the narrative-similarity blocks (`transforms/blocks.py`).
     """
     max_range = int(settings.get("max_range_days", 31))
     cst_block = cst_blocking_frame(cst)
@@ -418,7 +422,7 @@ def candidates_for(
     if changed_reports is None and changed_crimes is None:
         pairs = candidate_pairs(
             cst_block, police_block, rules, cst_tokens, police_tokens, token_frequency, cst_vectors, police_vectors,
-            cst_identity, police_identity,
+            cst_identity, police_identity, blocks=blocks,
         )
     else:
         found = []
@@ -433,7 +437,7 @@ def candidates_for(
                     None if cst_identity is None
                     else cst_identity.filter(pl.col("report_key").is_in(changed_reports.implode())),
                     police_identity,
-                    crime_floors=crime_floors,
+                    crime_floors=crime_floors, blocks=blocks,
                 ).with_columns(pl.lit(None, dtype=pl.Float64).alias("crime_floor"))  # met tonight's reports only
             )
         if changed_crimes is not None and len(changed_crimes):
@@ -447,7 +451,7 @@ def candidates_for(
                     cst_identity,
                     None if police_identity is None
                     else police_identity.filter(pl.col("crime_key").is_in(changed_crimes.implode())),
-                    report_floors,
+                    report_floors, blocks=blocks,
                 ).with_columns(pl.lit(None, dtype=pl.Float64).alias("report_floor"))  # met tonight's crimes only
             )
         pairs = _one_row_per_pair(found) if found else pl.DataFrame(schema=CANDIDATE_SCHEMA)
@@ -549,9 +553,52 @@ def _one_row_per_pair(found: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _ChunkInputs:
+    """What every date chunk of a full link reads (see `comparison_vectors_chunked`)."""
+
+    dated: pl.DataFrame
+    police: pl.DataFrame
+    settings: Mapping
+    everything: NarrativeModel
+    frames: tuple[pl.DataFrame, pl.DataFrame]
+    police_tokens: pl.DataFrame
+    rare_identity: pl.DataFrame
+    token_frequency: pl.DataFrame
+    reach: int
+    before: int
+
+
+def _chunk_vectors(inputs: _ChunkInputs, span: tuple[date, date]) -> pl.DataFrame | None:
+    """The comparison vectors of the reports dated in [start, end) (None: no report there)."""
+    start, end = span
+    dated, police = inputs.dated, inputs.police
+    chunk = dated.filter((pl.col("incident_date") >= start) & (pl.col("incident_date") < end))
+    if chunk.is_empty():
+        return None
+    window = police.filter(
+        (pl.coalesce("occurred_to", "occurred_from").dt.date()
+         >= chunk["incident_date"].min() - timedelta(days=inputs.reach + 3))
+        & (pl.col("occurred_from").dt.date() <= chunk["incident_date"].max() + timedelta(days=inputs.before + 3))
+    )
+    cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
+    named = long_tokens(chunk, "report_key", "identity_tokens")
+    sharing = pl.concat([
+        inputs.police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key"),
+        inputs.rare_identity.join(named.select("token").unique(), on="token", how="semi").select("crime_key"),
+    ]).unique()
+    sub = pl.concat([window, police.join(sharing, on="crime_key", how="semi")]).unique(
+        "crime_key", keep="first", maintain_order=True  # a fixed order: top-k ties break by position
+    )
+    texts = inputs.everything.subset(chunk["report_key"], sub["crime_key"])
+    return comparison_vectors_for(
+        chunk, sub, inputs.settings, texts, token_frequency=inputs.token_frequency, comparison_frames=inputs.frames
+    )
+
+
 def comparison_vectors_chunked(
     cst: pl.DataFrame, police: pl.DataFrame, settings: Mapping, chunk_days: int | None = None,
-    texts: NarrativeModel | None = None,
+    texts: NarrativeModel | None = None, blocks: BlockRunner = IN_TURN,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(comparison vectors, idf) of every candidate pair, CST reports taken a date window at a time.
 
@@ -562,7 +609,9 @@ def comparison_vectors_chunked(
     records fit in a few GB. A crime's own top-k narrative neighbours (the
     `no_place` rule) are taken within each chunk, so a few more pairs are
     compared than in one piece. `texts`: the narrative model of `cst` and `police`,
-    when the caller has it already.
+    when the caller has it already. The chunks are the blocks `blocks` runs
+    (`transforms/blocks.py`): `blocks.width` of them at once, so as many chunks'
+    intermediates in memory.
     """
     chunk_days = int(chunk_days or settings.get("chunk_days", 30))
     # Narratives parsed and per-record comparison columns derived once, then
@@ -589,35 +638,18 @@ def comparison_vectors_chunked(
     first, last = dated["incident_date"].min(), dated["incident_date"].max()
     # token rules reach their crimes through the shared tokens, not a date window around the chunk
     dated_rules = [rule for rule in settings["blocking_rules"] if rule["kind"] not in TOKEN_RULE_KINDS]
-    reach = max(int(rule.get("window", [0, 0])[1]) for rule in dated_rules)
-    before = max(-int(rule.get("window", [0, 0])[0]) for rule in dated_rules)
-    parts = []
+    inputs = _ChunkInputs(
+        dated=dated, police=police, settings=settings, everything=everything, frames=frames,
+        police_tokens=police_tokens, rare_identity=rare_identity, token_frequency=token_frequency,
+        reach=max(int(rule.get("window", [0, 0])[1]) for rule in dated_rules),
+        before=max(-int(rule.get("window", [0, 0])[0]) for rule in dated_rules),
+    )
+    spans = []
     start = first
     while start <= last:
-        end = start + timedelta(days=chunk_days)
-        chunk = dated.filter((pl.col("incident_date") >= start) & (pl.col("incident_date") < end))
-        start = end
-        if chunk.is_empty():
-            continue
-        window = police.filter(
-            (pl.coalesce("occurred_to", "occurred_from").dt.date() >= chunk["incident_date"].min() - timedelta(days=reach + 3))
-            & (pl.col("occurred_from").dt.date() <= chunk["incident_date"].max() + timedelta(days=before + 3))
-        )
-        cited = long_tokens(chunk, "report_key", "cited_crime_ref_tokens")
-        named = long_tokens(chunk, "report_key", "identity_tokens")
-        sharing = pl.concat([
-            police_tokens.join(cited.select("token").unique(), on="token", how="semi").select("crime_key"),
-            rare_identity.join(named.select("token").unique(), on="token", how="semi").select("crime_key"),
-        ]).unique()
-        sub = pl.concat([window, police.join(sharing, on="crime_key", how="semi")]).unique(
-            "crime_key", keep="first", maintain_order=True  # a fixed order: top-k ties break by position
-        )
-        texts = everything.subset(chunk["report_key"], sub["crime_key"])
-        parts.append(
-            comparison_vectors_for(
-                chunk, sub, settings, texts, token_frequency=token_frequency, comparison_frames=frames
-            )
-        )
+        spans.append((start, start + timedelta(days=chunk_days)))
+        start += timedelta(days=chunk_days)
+    parts = [part for part in blocks.map(partial(_chunk_vectors, inputs), spans) if part is not None]
     # chunks partition the reports, so no pair is in two (no unique over tens of millions of
     # string keys); the chunks are kept as they are, not copied into one (3 GB at a million records)
     return (pl.concat(parts, how="vertical_relaxed", rechunk=False) if parts else pl.DataFrame()), idf

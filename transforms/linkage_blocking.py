@@ -33,11 +33,14 @@ Dates: the CST date is `incident_date`; the police range is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from transforms.blocks import IN_TURN, BlockRunner, balanced_slices
 from transforms.identity_tokens import PERSON_TAGS
 
 PAIR_SCHEMA = {"report_key": pl.String, "crime_key": pl.String, "rule": pl.String}
@@ -267,6 +270,80 @@ def _best(
     return tuple(np.concatenate([a, b]) for a, b in zip(found, topped, strict=True))
 
 
+@dataclass(frozen=True)
+class SimilarityBlock:
+    """Some (key, day) groups of the no-place rule, with the narrative rows they read.
+
+    Each group's rows and cols are positions in this block's own matrices, whose
+    rows are the matrices' rows `row_ids` / `col_ids`: a block carries what it
+    reads and no more, whichever process or machine runs it.
+    """
+
+    groups: list[tuple[np.ndarray, np.ndarray]]
+    row_ids: np.ndarray
+    col_ids: np.ndarray
+    row_matrix: sparse.csr_matrix
+    col_matrix: sparse.csr_matrix
+    row_floors: np.ndarray | None
+    col_floors: np.ndarray | None
+
+
+def similarity_blocks(
+    groups: pl.DataFrame,
+    row_matrix: sparse.csr_matrix,
+    col_matrix: sparse.csr_matrix,
+    parts: int,
+    row_floors: np.ndarray | None = None,
+    col_floors: np.ndarray | None = None,
+) -> list[SimilarityBlock]:
+    """The groups (`rows`, `cols`: matrix row positions) cut into at most `parts` blocks of
+    about equal work (a group costs rows x cols), in group order."""
+    rows = [np.asarray(r, dtype=np.int64) for r in groups["rows"].to_list()]
+    cols = [np.asarray(c, dtype=np.int64) for c in groups["cols"].to_list()]
+    blocks = []
+    for part in balanced_slices([len(r) * len(c) for r, c in zip(rows, cols, strict=True)], parts):
+        row_ids = np.unique(np.concatenate(rows[part]))
+        col_ids = np.unique(np.concatenate(cols[part]))
+        blocks.append(SimilarityBlock(
+            groups=[(np.searchsorted(row_ids, r), np.searchsorted(col_ids, c))
+                    for r, c in zip(rows[part], cols[part], strict=True)],
+            row_ids=row_ids,
+            col_ids=col_ids,
+            row_matrix=row_matrix[row_ids],
+            col_matrix=col_matrix[col_ids],
+            row_floors=None if row_floors is None else row_floors[row_ids],
+            col_floors=None if col_floors is None else col_floors[col_ids],
+        ))
+    return blocks
+
+
+TopK = tuple[list[np.ndarray], list[np.ndarray]]
+
+
+def _joined(parts: list[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """[rows, cols, cosines] of many (rows, cols, cosines) parts, concatenated in order."""
+    dtypes = (np.int64, np.int64, np.float64)
+    return [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=d) for i, d in enumerate(dtypes)]
+
+
+def top_k_of_block(block: SimilarityBlock, k: int, k_col: int, min_cosine: float) -> TopK:
+    """A block's part of `_top_k`: for each group, one product, both directions' best cells
+    (rows and cols as the matrices' row positions)."""
+    by_row: list[tuple[np.ndarray, ...]] = []
+    by_col: list[tuple[np.ndarray, ...]] = []
+    for rows, cols in block.groups:
+        product = (block.row_matrix[rows] @ block.col_matrix[cols].T).toarray()
+        if product.size == 0:
+            continue
+        rows_a, cols_a = block.row_ids[rows], block.col_ids[cols]
+        row_floors = None if block.row_floors is None else block.row_floors[rows]
+        col_floors = None if block.col_floors is None else block.col_floors[cols]
+        by_row.append(_best(product, rows_a, cols_a, k, min_cosine, row_floors))
+        c_idx, r_idx, scores = _best(product.T, cols_a, rows_a, k_col, min_cosine, col_floors)
+        by_col.append((r_idx, c_idx, scores))
+    return _joined(by_row), _joined(by_col)
+
+
 def _top_k(
     groups: pl.DataFrame,
     row_matrix: sparse.csr_matrix,
@@ -276,35 +353,18 @@ def _top_k(
     min_cosine: float,
     row_floors: np.ndarray | None = None,
     col_floors: np.ndarray | None = None,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    blocks: BlockRunner = IN_TURN,
+) -> TopK:
     """For each group (rows, cols): every row's k most similar cols and every col's k_col most
     similar rows by narrative cosine, from one product per group; with `row_floors` /
     `col_floors` (by matrix row, -inf for none) only those at or above the row's / col's floor.
+    The groups are cut into `blocks.width` blocks, run by `blocks`.
 
     Returns ([rows, cols, cosines], [rows, cols, cosines]) for the two directions.
     """
-    by_row: list[tuple[np.ndarray, ...]] = []
-    by_col: list[tuple[np.ndarray, ...]] = []
-    for rows, cols in zip(groups["rows"].to_list(), groups["cols"].to_list(), strict=True):
-        rows_a = np.asarray(rows, dtype=np.int64)
-        cols_a = np.asarray(cols, dtype=np.int64)
-        # row slices of both CSR matrices: no transpose of a whole (wide) side per call
-        block = (row_matrix[rows_a] @ col_matrix[cols_a].T).toarray()
-        if block.size == 0:
-            continue
-        by_row.append(_best(block, rows_a, cols_a, k, min_cosine, None if row_floors is None else row_floors[rows_a]))
-        c_idx, r_idx, scores = _best(
-            block.T, cols_a, rows_a, k_col, min_cosine, None if col_floors is None else col_floors[cols_a]
-        )
-        by_col.append((r_idx, c_idx, scores))
-
-    def joined(parts: list[tuple[np.ndarray, ...]], i: int, dtype: type) -> np.ndarray:
-        return np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=dtype)
-
-    return (
-        [joined(by_row, 0, np.int64), joined(by_row, 1, np.int64), joined(by_row, 2, np.float64)],
-        [joined(by_col, 0, np.int64), joined(by_col, 1, np.int64), joined(by_col, 2, np.float64)],
-    )
+    cut = similarity_blocks(groups, row_matrix, col_matrix, blocks.width, row_floors, col_floors)
+    found = blocks.map(partial(top_k_of_block, k=k, k_col=k_col, min_cosine=min_cosine), cut)
+    return _joined([r for r, _ in found]), _joined([c for _, c in found])
 
 
 def _kth_best(chosen: pl.DataFrame, by: str, k: int, name: str) -> pl.DataFrame:
@@ -351,6 +411,7 @@ def _no_place_pairs(
     police_vectors: sparse.csr_matrix | None,
     report_floors: pl.DataFrame | None = None,
     crime_floors: pl.DataFrame | None = None,
+    blocks: BlockRunner = IN_TURN,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Same force and date window where either side has no place, pruned by narrative similarity.
 
@@ -410,7 +471,8 @@ def _no_place_pairs(
             min_cosine = float(rule.get("min_cosine", 0.0))
             k_crime = int(rule.get("narrative_top_k_crime", k))
             (r1, c1, s1), (r2, c2, s2) = _top_k(
-                groups, cst_vectors, police_vectors, k, k_crime, min_cosine, report_floor_array, crime_floor_array
+                groups, cst_vectors, police_vectors, k, k_crime, min_cosine, report_floor_array, crime_floor_array,
+                blocks,
             )
             per_report = pl.DataFrame(
                 {"row": r1, "col": c1, "cosine": s1},
@@ -464,6 +526,7 @@ def candidate_pairs(
     police_identity: pl.DataFrame | None = None,
     report_floors: pl.DataFrame | None = None,
     crime_floors: pl.DataFrame | None = None,
+    blocks: BlockRunner = IN_TURN,
 ) -> pl.DataFrame:
     """Union of every rule's pairs: report_key, crime_key, rule (the first rule that found it),
     report_floor and crime_floor (each side's narrative floor, when the no_place rule found it one).
@@ -482,6 +545,7 @@ def candidate_pairs(
     `crime_floors` (`crime_key`, `crime_floor`) likewise bound the crimes' own
     top-k when `cst` are only some of the reports they can meet (a night's
     reports: a daily night brought 70k such pairs at 100x, 93% of its pairs).
+    `blocks` runs the narrative-similarity blocks of the `no_place` rule (see `transforms/blocks.py`).
     """
     found = []
     floors = pl.DataFrame(schema=FLOOR_SCHEMA)
@@ -494,7 +558,7 @@ def candidate_pairs(
             pairs = _late_report_pairs(cst, police, rule)
         elif kind == "no_place":
             pairs, rule_floors, rule_crime_floors = _no_place_pairs(
-                cst, police, rule, cst_vectors, police_vectors, report_floors, crime_floors
+                cst, police, rule, cst_vectors, police_vectors, report_floors, crime_floors, blocks
             )
             floors = pl.concat([floors, rule_floors]).group_by("report_key").agg(pl.col("report_floor").max())
             crime_side_floors = (

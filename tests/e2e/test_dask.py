@@ -1,9 +1,10 @@
-"""The nightly flow's per-source work on a Dask cluster (prefect-dask), selected by configuration.
+"""The nightly flow's per-source and per-block work on a Dask cluster (prefect-dask), selected by configuration.
 
 The same landing area is run three ways and must give the same warehouse and published database:
 threads (the default), `[execution] runner = "dask"` with a local cluster started by the run
 (through the `incidents` command), and `dask_address` pointing at a separately started
-`distributed.LocalCluster` of process workers (whose scheduler must see the prepare tasks).
+`distributed.LocalCluster` of process workers (whose scheduler must see the prepare tasks and
+the linkage's block tasks).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def test_an_existing_dask_cluster_by_address(world, tmp_path, monkeypatch):
         prefixes = set(cluster.scheduler.task_prefixes)
     assert summary.files_ingested > 0
     assert any("prepare_source" in p for p in prefixes), prefixes
+    assert any("link_block" in p for p in prefixes), prefixes  # the linkage's blocks ran there too
     assert os.environ["INCIDENTS_HOME"] == str(home)
     assert_same(warehouse_result(home), world["warehouse"], "warehouse (Dask cluster by address)")
     assert_same(published_result(home), world["published"], "published database (Dask cluster by address)")

@@ -443,10 +443,50 @@ def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(t
         assert quality["f1"] > 0.93
 
 
-def test_the_prefect_task_wraps_the_step(tmp_path, data):
-    with warehouse_with(tmp_path / "w.duckdb", data) as warehouse, warehouse.transaction():
-        summary = link_records.fn(warehouse, None, "task-run")
-        assert summary.mode == "full"
+def stored_links(warehouse: Warehouse) -> pl.DataFrame:
+    return warehouse.query(
+        "select report_key, crime_key, status, match_probability, rule from link_pairs order by all"
+    )
+
+
+def test_the_prefect_task_runs_its_blocks_as_tasks_of_the_flow_and_links_as_in_turn(tmp_path, data, night,
+                                                                                      monkeypatch):
+    # a full link, then a night of new records, in a real flow run: each cut into blocks that
+    # are submitted as link_block tasks to the flow's thread pool, linking exactly what the
+    # same step does with its blocks in turn outside a flow
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.config import ExecutionConfig, Settings
+
+    submitted: list[int] = []
+    submit = linking.link_block.submit
+    monkeypatch.setattr(linking.link_block, "submit", lambda job, number: submitted.append(number) or submit(job, number))
+    settings = Settings(execution=ExecutionConfig(link_blocks=3))
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def linking_flow(path: str, run_id: str, full: bool) -> str:
+        with Warehouse(Path(path)) as warehouse, warehouse.transaction():
+            return link_records(warehouse, settings, run_id, full=full).mode
+
+    def linked(path: Path, in_a_flow: bool) -> pl.DataFrame:
+        # the days before the last night, linked whole; then the last night's records
+        for delivered, run_id, full in (({"exclude": night}, "first", True), ({"only": night}, "second", False)):
+            warehouse_with(path, data, **delivered).close()
+            if in_a_flow:
+                assert linking_flow(str(path), run_id, full) == ("full" if full else "incremental")
+            else:
+                with Warehouse(path) as warehouse, warehouse.transaction():
+                    link_records.fn(warehouse, settings, run_id, full=full)
+        with Warehouse(path) as warehouse:
+            return stored_links(warehouse)
+
+    in_turn = linked(tmp_path / "in_turn.duckdb", in_a_flow=False)
+    assert not submitted
+    spread = linked(tmp_path / "spread.duckdb", in_a_flow=True)
+    assert len(submitted) > 3 and 1 in submitted  # both links, each in several blocks
+    assert in_turn.height > 0
+    assert_frame_equal(spread, in_turn)
 
 
 @pytest.mark.parametrize("only", ["nothing", "cst", "police"])

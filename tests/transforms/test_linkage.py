@@ -197,6 +197,65 @@ def test_identity_blocking_taken_a_date_chunk_at_a_time_finds_the_same_pairs(wit
     assert pairs_of(chunked) == pairs_of(vectors(c, p, with_identity_rule))
 
 
+class OutOfOrder:
+    """A runner as a task runner behaves: blocks run in any order (here the last first), results
+    handed back in block order; `seen` records the blocks' sizes."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.seen: list[object] = []
+
+    def map(self, function, blocks):
+        self.seen.append(len(blocks))
+        results = {i: function(blocks[i]) for i in reversed(range(len(blocks)))}
+        return [results[i] for i in range(len(blocks))]
+
+
+def online_month(force_ids: tuple[str, ...] = ("gmp", "mps", "wyp")) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Online reports and crimes over ten days in three forces, in varied words: many (force, day)
+    similarity groups, each with more neighbours than the rule's top k."""
+    words = ["instagram", "twitter", "email", "whatsapp", "facebook", "tiktok", "abuse", "threat", "swastika",
+             "messages", "posted", "comments", "group", "school", "synagogue", "rabbi"]
+    online = {"method": "online", "location_type": "online"}
+    reports, crimes = [], []
+    for f, force in enumerate(force_ids):
+        for i in range(40):
+            text = " ".join(words[(i * 7 + f + j * 3) % len(words)] for j in range(5))
+            reports.append({"report_key": f"R{f}{i:02d}", "incident_date": date(2026, 3, 1 + i % 10),
+                            "force_id": force, "description_redacted": f"targeted online: {text}", **online})
+            crimes.append({"crime_key": f"P{f}{i:02d}", "occurred_from": datetime(2026, 3, 1 + (i * 3) % 10, 12),
+                           "force_id": force, "summary_redacted": f"IP TARGETED ONLINE. {text.upper()}"})
+    return cst(*reports), police(*crimes)
+
+
+def test_similarity_blocks_run_apart_give_the_pairs_of_one_run(settings):
+    # the no-place rule's (force, day) groups cut into blocks and run in another order: the same
+    # pairs, floors and cosines as in turn, on a full link and on a night of changed records
+    c, p = online_month()
+    texts = narrative_model(c, p, settings)
+    blocking = c.select(CST_BLOCKING_COLUMNS), p.select(POLICE_BLOCKING_COLUMNS)
+    changed = {"changed_reports": pl.Series(["R000", "R105", "R217"]), "changed_crimes": pl.Series(["P011", "P230"])}
+    for extra in ({}, changed):
+        in_turn = candidates_for(*blocking, settings, texts, **extra)
+        apart = OutOfOrder(width=4)
+        spread = candidates_for(*blocking, settings, texts, **extra, blocks=apart)
+        assert max(apart.seen) > 1  # the work really was cut into several blocks
+        assert in_turn.pairs.filter(pl.col("rule") == "no_place").height > 0
+        # (pairs come out of a hash-based unique: compared in key order)
+        assert_frame_equal(*(candidates.pairs.with_columns(candidates.cosines).sort("report_key", "crime_key")
+                             for candidates in (spread, in_turn)))
+
+
+def test_date_chunks_of_a_full_link_run_apart_give_the_vectors_of_one_run(settings):
+    c, p = online_month()
+    in_turn, idf = comparison_vectors_chunked(c, p, settings, chunk_days=2)
+    apart = OutOfOrder(width=3)
+    spread, spread_idf = comparison_vectors_chunked(c, p, settings, chunk_days=2, blocks=apart)
+    assert apart.seen == [5]  # ten days of reports in chunks of two
+    assert_frame_equal(spread.sort("report_key", "crime_key"), in_turn.sort("report_key", "crime_key"))
+    assert_frame_equal(spread_idf, idf)
+
+
 # --------------------------------------------------------------------------- comparisons
 
 
