@@ -295,13 +295,17 @@ def similarity_blocks(
     parts: int,
     row_floors: np.ndarray | None = None,
     col_floors: np.ndarray | None = None,
+    min_cells: int = 1,
 ) -> list[SimilarityBlock]:
     """The groups (`rows`, `cols`: matrix row positions) cut into at most `parts` blocks of
-    about equal work (a group costs rows x cols), in group order."""
+    about equal work (a group costs rows x cols cells), in group order, none smaller than
+    `min_cells` unless there is only one."""
     rows = [np.asarray(r, dtype=np.int64) for r in groups["rows"].to_list()]
     cols = [np.asarray(c, dtype=np.int64) for c in groups["cols"].to_list()]
+    cells = [len(r) * len(c) for r, c in zip(rows, cols, strict=True)]
+    parts = max(1, min(parts, sum(cells) // max(1, min_cells)))
     blocks = []
-    for part in balanced_slices([len(r) * len(c) for r, c in zip(rows, cols, strict=True)], parts):
+    for part in balanced_slices(cells, parts):
         row_ids = np.unique(np.concatenate(rows[part]))
         col_ids = np.unique(np.concatenate(cols[part]))
         blocks.append(SimilarityBlock(
@@ -318,6 +322,9 @@ def similarity_blocks(
 
 
 TopK = tuple[list[np.ndarray], list[np.ndarray]]
+# a similarity block worth a task of its own: about 0.3 s of products and partitions (a daily
+# night's groups at 100x held 0.3M cells in all, a month-end night's 37M)
+MIN_BLOCK_CELLS = 5_000_000
 
 
 def _joined(parts: list[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -358,11 +365,11 @@ def _top_k(
     """For each group (rows, cols): every row's k most similar cols and every col's k_col most
     similar rows by narrative cosine, from one product per group; with `row_floors` /
     `col_floors` (by matrix row, -inf for none) only those at or above the row's / col's floor.
-    The groups are cut into `blocks.width` blocks, run by `blocks`.
+    The groups are cut into up to `blocks.width` blocks of at least `MIN_BLOCK_CELLS`, run by `blocks`.
 
     Returns ([rows, cols, cosines], [rows, cols, cosines]) for the two directions.
     """
-    cut = similarity_blocks(groups, row_matrix, col_matrix, blocks.width, row_floors, col_floors)
+    cut = similarity_blocks(groups, row_matrix, col_matrix, blocks.width, row_floors, col_floors, MIN_BLOCK_CELLS)
     found = blocks.map(partial(top_k_of_block, k=k, k_col=k_col, min_cosine=min_cosine), cut)
     return _joined([r for r, _ in found]), _joined([c for _, c in found])
 

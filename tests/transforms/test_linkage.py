@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from transforms import linkage_blocking
 from transforms.linkage import (
     CST_BLOCKING_COLUMNS,
     POLICE_BLOCKING_COLUMNS,
@@ -228,9 +229,10 @@ def online_month(force_ids: tuple[str, ...] = ("gmp", "mps", "wyp")) -> tuple[pl
     return cst(*reports), police(*crimes)
 
 
-def test_similarity_blocks_run_apart_give_the_pairs_of_one_run(settings):
+def test_similarity_blocks_run_apart_give_the_pairs_of_one_run(settings, monkeypatch):
     # the no-place rule's (force, day) groups cut into blocks and run in another order: the same
     # pairs, floors and cosines as in turn, on a full link and on a night of changed records
+    monkeypatch.setattr(linkage_blocking, "MIN_BLOCK_CELLS", 1)  # blocks of these few cells
     c, p = online_month()
     texts = narrative_model(c, p, settings)
     blocking = c.select(CST_BLOCKING_COLUMNS), p.select(POLICE_BLOCKING_COLUMNS)
@@ -244,6 +246,14 @@ def test_similarity_blocks_run_apart_give_the_pairs_of_one_run(settings):
         # (pairs come out of a hash-based unique: compared in key order)
         assert_frame_equal(*(candidates.pairs.with_columns(candidates.cosines).sort("report_key", "crime_key")
                              for candidates in (spread, in_turn)))
+
+
+def test_small_similarity_work_is_one_block(settings):
+    c, p = online_month()
+    texts = narrative_model(c, p, settings)
+    apart = OutOfOrder(width=4)
+    candidates_for(c.select(CST_BLOCKING_COLUMNS), p.select(POLICE_BLOCKING_COLUMNS), settings, texts, blocks=apart)
+    assert apart.seen and set(apart.seen) == {1}  # a few hundred cells: no task is worth it
 
 
 def test_date_chunks_of_a_full_link_run_apart_give_the_vectors_of_one_run(settings):
