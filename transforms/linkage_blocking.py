@@ -304,6 +304,16 @@ def similarity_blocks(
     cols = [np.asarray(c, dtype=np.int64) for c in groups["cols"].to_list()]
     cells = [len(r) * len(c) for r, c in zip(rows, cols, strict=True)]
     parts = max(1, min(parts, sum(cells) // max(1, min_cells)))
+    if parts == 1 and rows:  # one block: the matrices as they are (no copy of their rows)
+        return [SimilarityBlock(
+            groups=list(zip(rows, cols, strict=True)),
+            row_ids=np.arange(row_matrix.shape[0]),
+            col_ids=np.arange(col_matrix.shape[0]),
+            row_matrix=row_matrix,
+            col_matrix=col_matrix,
+            row_floors=row_floors,
+            col_floors=col_floors,
+        )]
     blocks = []
     for part in balanced_slices(cells, parts):
         row_ids = np.unique(np.concatenate(rows[part]))
