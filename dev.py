@@ -23,6 +23,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".installed-pyproject-sha256"
+# Every dependency pinned, for all platforms (`uv pip compile --universal`): a fresh machine
+# installs what CI tested, not whatever was newest that day. To update: see README "Dependencies".
+LOCK = ROOT / "requirements.lock"
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
@@ -31,8 +34,9 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_environment() -> None:
-    """Create .venv and install the project with its test extras (skipped when up to date)."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create .venv and install the project with its test extras, pinned by requirements.lock
+    (skipped when neither file changed)."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
         return
     if not PYTHON.exists():
@@ -50,9 +54,9 @@ def ensure_environment() -> None:
         # Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI)
         # every process would otherwise recompile prefect, GX & co. (~10 s a start).
         run(PYTHON, "-m", "uv", "pip", "install", "--python", PYTHON, "--quiet",
-            "--compile-bytecode", "-e", ".[test]")
+            "--compile-bytecode", "-c", LOCK, "-e", ".[test]")
     except subprocess.CalledProcessError:
-        run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
+        run(PYTHON, "-m", "pip", "install", "--quiet", "-c", LOCK, "-e", ".[test]")
     STAMP.write_text(wanted)
 
 
