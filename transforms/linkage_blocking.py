@@ -275,8 +275,9 @@ class SimilarityBlock:
     """Some (key, day) groups of the no-place rule, with the narrative rows they read.
 
     Each group's rows and cols are positions in this block's own matrices, whose
-    rows are the matrices' rows `row_ids` / `col_ids`: a block carries what it
-    reads and no more, whichever process or machine runs it.
+    rows are the matrices' rows `row_ids` / `col_ids`: one of several blocks carries
+    what it reads and no more, whichever process or machine runs it; a lone block
+    (run in turn, in this process) holds the whole matrices.
     """
 
     groups: list[tuple[np.ndarray, np.ndarray]]
