@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextvars
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -701,8 +702,9 @@ def link_block(job: Callable[[], Any], number: int) -> Any:
 @dataclass(frozen=True)
 class TaskRunnerBlocks:
     """A `BlockRunner` that submits each block as a `link_block` task to the flow's task runner
-    (threads of this process, or a Dask cluster: `[execution]` in incidents.toml). Outside a flow
-    run, or for a single block, the blocks run in turn here."""
+    (threads of this process, or a Dask cluster: `[execution]` in incidents.toml), at most
+    `width` in flight: each holds its own intermediates (a full link's date chunks outnumber
+    the workers). Outside a flow run, or for a single block, the blocks run in turn here."""
 
     width: int
 
@@ -712,16 +714,25 @@ class TaskRunnerBlocks:
         # a block travels as one callable: Prefect looks inside collections and dataclasses
         # among a task's parameters for futures, and a block's arrays are neither
         jobs = [partial(function, block) for block in blocks]
-        futures = contextvars.copy_context().run(_submitted_as_the_flows, jobs)
-        return [future.result() for future in futures]
+        return contextvars.copy_context().run(_run_as_the_flows, jobs, max(1, self.width))
 
 
-def _submitted_as_the_flows(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """`link_block` futures of `jobs`, submitted with no task run in context (run in a copied
-    context): a task runner sends the submitting task's context along, parameters included, and
-    link_records' warehouse connection cannot travel to a Dask worker."""
+def _run_as_the_flows(jobs: list[Callable[[], Any]], in_flight: int) -> list[Any]:
+    """The results of `jobs`, in order, run as `link_block` tasks, at most `in_flight` at once.
+
+    Submitted with no task run in context (the caller runs this in a copied context): a task
+    runner sends the submitting task's context along, parameters included, and link_records'
+    warehouse connection cannot travel to a Dask worker.
+    """
     TaskRunContext.__var__.set(None)
-    return [link_block.submit(job, number) for number, job in enumerate(jobs)]
+    results: list[Any] = []
+    pending: deque[Any] = deque()
+    for number, job in enumerate(jobs):
+        if len(pending) == in_flight:
+            results.append(pending.popleft().result())
+        pending.append(link_block.submit(job, number))
+    results.extend(future.result() for future in pending)
+    return results
 
 
 @task(cache_policy=NO_CACHE)

@@ -22,7 +22,8 @@ Result = TypeVar("Result")
 
 
 class BlockRunner(Protocol):
-    """Runs a function over blocks; `width`: how many blocks to cut one piece of work into."""
+    """Runs a function over blocks; `width`: how many blocks to cut one piece of work into, and
+    how many it runs at once at most."""
 
     width: int
 

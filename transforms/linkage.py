@@ -610,8 +610,7 @@ def comparison_vectors_chunked(
     `no_place` rule) are taken within each chunk, so a few more pairs are
     compared than in one piece. `texts`: the narrative model of `cst` and `police`,
     when the caller has it already. The chunks are the blocks `blocks` runs
-    (`transforms/blocks.py`): `blocks.width` of them at once, so as many chunks'
-    intermediates in memory.
+    (`transforms/blocks.py`); as many chunks' intermediates are in memory as it runs at once.
     """
     chunk_days = int(chunk_days or settings.get("chunk_days", 30))
     # Narratives parsed and per-record comparison columns derived once, then

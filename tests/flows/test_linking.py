@@ -443,6 +443,30 @@ def test_review_decisions_win_survive_relinking_and_train_the_supervised_model(t
         assert quality["f1"] > 0.93
 
 
+def test_blocks_in_flight_never_outnumber_the_width_and_come_back_in_order(monkeypatch):
+    # each block in flight holds its own intermediates: a full link's many date chunks wait
+    # their turn instead of all being handed to the task runner at once
+    in_flight = {"now": 0, "most": 0}
+
+    class Finished:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def result(self) -> int:
+            in_flight["now"] -= 1
+            return self.value
+
+    def submit(job, number):
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        return Finished(job())
+
+    monkeypatch.setattr(linking.link_block, "submit", submit)
+    results = linking._run_as_the_flows([lambda n=n: n * 10 for n in range(7)], 3)
+    assert results == [0, 10, 20, 30, 40, 50, 60]
+    assert in_flight == {"now": 0, "most": 3}
+
+
 def stored_links(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.query(
         "select report_key, crime_key, status, match_probability, rule from link_pairs order by all"
