@@ -101,7 +101,7 @@ class ExecutionConfig(BaseModel):
     dask_workers: int = 2             # local cluster only
     dask_processes: bool = False      # local cluster: process workers need PREFECT_API_URL
     # how many blocks the linkage cuts its per-block work into (a full link's date chunks, a
-    # night's similarity groups); none: threads, the machine's cores; Dask, its local workers,
+    # night's similarity groups), as many in flight; none: threads, twice the cores; Dask, its local workers,
     # 8 for a cluster by address
     link_blocks: int | None = Field(default=None, ge=1)
 

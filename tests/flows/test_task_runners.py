@@ -14,10 +14,10 @@ def settings(**execution: object) -> Settings:
     return Settings(execution=ExecutionConfig(**execution))
 
 
-def test_threads_by_default_one_block_per_core():
+def test_threads_by_default_two_blocks_per_core():
     chosen = settings()
     assert isinstance(task_runner_for(chosen), ThreadPoolTaskRunner)
-    assert link_block_width(chosen) == (os.cpu_count() or 1)
+    assert link_block_width(chosen) == 2 * (os.cpu_count() or 1)
     assert describe(chosen) == "threads (max 4)"  # one thread per source
 
 
