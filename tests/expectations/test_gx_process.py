@@ -47,6 +47,29 @@ def test_validation_in_the_helper_equals_validation_here(helper):
     assert there.results == here.results
 
 
+def deferred_modules_run() -> dict[str, bool]:
+    """(Called in the helper.) Whether each deferred module has run yet."""
+    import importlib.util
+    import sys
+
+    return {name: not isinstance(sys.modules[name], importlib.util._LazyModule) for name in gx_process.DEFERRED_MODULES}
+
+
+def standard_normal_cdf(x: float) -> float:
+    """(Called in the helper.) Uses scipy.stats, one of the deferred modules."""
+    import scipy.stats
+
+    return float(scipy.stats.norm.cdf(x))
+
+
+def test_the_helper_defers_what_gx_imports_but_the_suites_never_use(helper):
+    raw = with_values(cst(), 1, **{"Incident Ref": None})
+    validate_extract(raw, load_mapping("builtin:cst"), Settings().reference_data, now=NOW)  # GX imported, used
+    assert gx_process.call(deferred_modules_run) == {"altair": False, "scipy.stats": False}
+    assert gx_process.call(standard_normal_cdf, 0.0) == 0.5  # a module runs when first used
+    assert gx_process.call(deferred_modules_run)["scipy.stats"]
+
+
 def test_an_error_raised_in_the_helper_is_raised_here(helper):
     with pytest.raises(ValueError):
         gx_process.call(int, "not a number")
