@@ -53,6 +53,8 @@ class Night:
     peak_mb: float
     steps: dict[str, float] = field(default_factory=dict)
     runs: list[float] = field(default_factory=list)  # every run's seconds, when repeated
+    changed_records: int = 0  # reports and crimes the link found new or changed (link_runs)
+    pairs_scored: int = 0  # candidate pairs it compared and scored
 
 
 @dataclass
@@ -134,10 +136,24 @@ def available_mb() -> float:
     return float("inf")
 
 
+def link_work(warehouse: Path) -> tuple[int, int]:
+    """(changed records, pairs scored) of the warehouse's latest link run."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        row = con.execute(
+            "select changed_reports + changed_crimes, pairs_scored from link_runs order by finished_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 def night(incidents: str, env: dict[str, str], api_url: str) -> Night:
     started = time.time()
     measured = measure([incidents, "nightly"], env)
-    return Night(measured.seconds, measured.peak_mb, step_seconds(api_url, started))
+    changed, pairs = link_work(Path(env["INCIDENTS_HOME"]) / "warehouse.duckdb")
+    return Night(measured.seconds, measured.peak_mb, step_seconds(api_url, started), changed_records=changed,
+                 pairs_scored=pairs)
 
 
 def repeated_night(incidents: str, env: dict[str, str], api_url: str, home: Path, repeat: int) -> Night:
@@ -244,6 +260,15 @@ def table(results: list[Scale]) -> str:
     for r in results:
         if r.full is not None:
             lines.append(f"  {r.scale}x: {r.daily.runs} / {r.incremental.runs} / {r.unchanged.runs}")
+    lines.append("")
+    lines.append("Linkage work, changed records -> pairs scored (per changed record), "
+                 "full run / daily night / month-end night:")
+    for r in results:
+        if r.full is None:
+            continue
+        work = [f"{n.changed_records} -> {n.pairs_scored} ({n.pairs_scored / max(1, n.changed_records):.1f})"
+                for n in (r.full, r.daily, r.incremental)]
+        lines.append(f"  {r.scale}x: " + " / ".join(work))
     lines.append("")
     lines.append("Seconds per step, the median run (full run / daily night / month-end night):")
     for r in results:
