@@ -26,6 +26,8 @@ STAMP = VENV / ".installed-pyproject-sha256"
 # Every dependency pinned, for all platforms (`uv pip compile --universal`): a fresh machine
 # installs what CI tested, not whatever was newest that day. To update: see README "Dependencies".
 LOCK = ROOT / "requirements.lock"
+# The installer too: a newer uv may resolve the same lock differently. Move it with the lock.
+UV = "uv==0.13.9"
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
@@ -36,7 +38,7 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
 def ensure_environment() -> None:
     """Create .venv and install the project with its test extras, pinned by requirements.lock
     (skipped when neither file changed)."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes() + UV.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
         return
     if not PYTHON.exists():
@@ -49,7 +51,7 @@ def ensure_environment() -> None:
             run(sys.executable, "-m", "virtualenv", VENV)
     if subprocess.run([str(PYTHON), "-m", "pip", "--version"], capture_output=True).returncode != 0:
         run(PYTHON, "-m", "ensurepip", "--upgrade")  # a .venv made by another tool may lack pip
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", UV)
     try:
         # Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI)
         # every process would otherwise recompile prefect, GX & co. (~10 s a start).
