@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import contextvars
 import json
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from prefect import task
@@ -43,7 +44,7 @@ from prefect.context import FlowRunContext, TaskRunContext
 
 from flows.config import Settings
 from flows.task_runners import link_block_width
-from transforms.blocks import IN_TURN, BlockRunner
+from transforms.blocks import IN_TURN, BlockRunner, call
 from transforms.linkage import (
     TERM_SCHEMA,
     candidates_for,
@@ -60,6 +61,9 @@ from transforms.linkage_compare import gamma
 from transforms.linkage_model import FittedModel, score
 from transforms.linkage_resolve import RESOLVED_COLUMNS, resolved_pairs
 from warehouse.run import Warehouse, sql_file
+
+if TYPE_CHECKING:
+    from distributed import Future
 
 EXTRA_COLUMNS = ["rule", "levels", "date_gap_days", "time_gap_minutes", "narrative_cosine", "offender_jaccard"]
 PAIR_KEYS = ["report_key", "crime_key"]
@@ -692,11 +696,22 @@ def link_warehouse(
     return summary
 
 
+class Shared:
+    """What every block of one map reads, as its tasks take it: an object Prefect does not look
+    inside for futures (it walks the collections and dataclasses among a task's parameters)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 @task(cache_policy=NO_CACHE, task_run_name="link-block-{number}")
-def link_block(job: Callable[[], Any], number: int) -> Any:
-    """One block of the linkage's per-block work (Prefect task; `number`: its place in the run's order)."""
+def link_block(job: Callable[..., Any], number: int, shared: Shared | None = None) -> Any:
+    """One block of the linkage's per-block work (Prefect task; `number`: its place in the run's
+    order; `shared`: what every block reads, when the work has such a thing)."""
     del number  # names the task run only
-    return job()
+    return job() if shared is None else job(shared=shared.value)
 
 
 @dataclass(frozen=True)
@@ -708,16 +723,34 @@ class TaskRunnerBlocks:
 
     width: int
 
-    def map(self, function: Callable[[Any], Any], blocks: Sequence[Any]) -> list[Any]:
+    def map(self, function: Callable[..., Any], blocks: Sequence[Any], shared: Any = None) -> list[Any]:
         if len(blocks) <= 1 or FlowRunContext.get() is None:
-            return [function(block) for block in blocks]
+            return [call(function, block, shared) for block in blocks]
         # a block travels as one callable: Prefect looks inside collections and dataclasses
         # among a task's parameters for futures, and a block's arrays are neither
-        jobs = [partial(function, block) for block in blocks]
-        return contextvars.copy_context().run(_run_as_the_flows, jobs, max(1, self.width))
+        jobs = [partial(call, function, block) for block in blocks]
+        return contextvars.copy_context().run(_run_as_the_flows, jobs, max(1, self.width), shared)
 
 
-def _run_as_the_flows(jobs: list[Callable[[], Any]], in_flight: int) -> list[Any]:
+def _sent_once(shared: Any) -> Shared | Future | None:
+    """`shared` as the blocks' tasks take it. A Dask cluster gets it once, scattered (each worker
+    that runs a block fetches it once and keeps it while this map runs; without this, a full
+    link's every date chunk carried all the staging rows and narrative terms to its worker);
+    threads of this process take the object itself."""
+    if shared is None:
+        return None
+    runner = FlowRunContext.get().task_runner
+    # a Dask runner has imported prefect_dask; importing it here would put distributed's import
+    # (about a second) on every threaded run
+    if "prefect_dask" in sys.modules:
+        from prefect_dask import DaskTaskRunner
+
+        if isinstance(runner, DaskTaskRunner):
+            return runner.client.scatter(Shared(shared), hash=False)
+    return Shared(shared)
+
+
+def _run_as_the_flows(jobs: list[Callable[..., Any]], in_flight: int, shared: Any = None) -> list[Any]:
     """The results of `jobs`, in order, run as `link_block` tasks, at most `in_flight` at once.
 
     Submitted with no task run in context (the caller runs this in a copied context): a task
@@ -725,12 +758,13 @@ def _run_as_the_flows(jobs: list[Callable[[], Any]], in_flight: int) -> list[Any
     warehouse connection cannot travel to a Dask worker.
     """
     TaskRunContext.__var__.set(None)
+    sent = _sent_once(shared)  # held until every block is done: a scattered copy lives as long
     results: list[Any] = []
     pending: deque[Any] = deque()
     for number, job in enumerate(jobs):
         if len(pending) == in_flight:
             results.append(pending.popleft().result())
-        pending.append(link_block.submit(job, number))
+        pending.append(link_block.submit(job, number, sent))
     results.extend(future.result() for future in pending)
     return results
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -23,11 +23,21 @@ Result = TypeVar("Result")
 
 class BlockRunner(Protocol):
     """Runs a function over blocks; `width`: how many blocks to cut one piece of work into, and
-    how many it runs at once at most."""
+    how many it runs at once at most.
+
+    `map(function, blocks)` calls `function(block)` for each block; with `shared`,
+    `function(shared, block)`: what every block reads, which a runner that sends blocks to
+    other processes sends to each of them once, not with every block.
+    """
 
     width: int
 
-    def map(self, function: Callable[[Block], Result], blocks: Sequence[Block]) -> list[Result]: ...
+    def map(self, function: Callable[..., Result], blocks: Sequence[Block], shared: Any = None) -> list[Result]: ...
+
+
+def call(function: Callable[..., Result], block: Block, shared: Any = None) -> Result:
+    """`function(block)`, or `function(shared, block)` when there is something shared."""
+    return function(block) if shared is None else function(shared, block)
 
 
 @dataclass(frozen=True)
@@ -36,8 +46,8 @@ class InTurn:
 
     width: int = 1
 
-    def map(self, function: Callable[[Block], Result], blocks: Sequence[Block]) -> list[Result]:
-        return [function(block) for block in blocks]
+    def map(self, function: Callable[..., Result], blocks: Sequence[Block], shared: Any = None) -> list[Result]:
+        return [call(function, block, shared) for block in blocks]
 
 
 IN_TURN = InTurn()

@@ -30,7 +30,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -648,7 +647,7 @@ def comparison_vectors_chunked(
     while start <= last:
         spans.append((start, start + timedelta(days=chunk_days)))
         start += timedelta(days=chunk_days)
-    parts = [part for part in blocks.map(partial(_chunk_vectors, inputs), spans) if part is not None]
+    parts = [part for part in blocks.map(_chunk_vectors, spans, shared=inputs) if part is not None]
     # chunks partition the reports, so no pair is in two (no unique over tens of millions of
     # string keys); the chunks are kept as they are, not copied into one (3 GB at a million records)
     return (pl.concat(parts, how="vertical_relaxed", rechunk=False) if parts else pl.DataFrame()), idf

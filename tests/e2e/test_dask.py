@@ -3,8 +3,8 @@
 The same landing area is run three ways and must give the same warehouse and published database:
 threads (the default), `[execution] runner = "dask"` with a local cluster started by the run
 (through the `incidents` command), and `dask_address` pointing at a separately started
-`distributed.LocalCluster` of process workers (whose scheduler must see the prepare tasks and
-the linkage's block tasks).
+`distributed.LocalCluster` of process workers (whose scheduler must see the prepare tasks,
+the linkage's block tasks, and what a full link's chunks all read, scattered once).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def test_an_existing_dask_cluster_by_address(world, tmp_path, monkeypatch):
     assert summary.files_ingested > 0
     assert any("prepare_source" in p for p in prefixes), prefixes
     assert any("link_block" in p for p in prefixes), prefixes  # the linkage's blocks ran there too
+    assert "Shared" in prefixes, prefixes  # what a full link's chunks all read was scattered to it once
     assert os.environ["INCIDENTS_HOME"] == str(home)
     assert_same(warehouse_result(home), world["warehouse"], "warehouse (Dask cluster by address)")
     assert_same(published_result(home), world["published"], "published database (Dask cluster by address)")

@@ -456,7 +456,8 @@ def test_blocks_in_flight_never_outnumber_the_width_and_come_back_in_order(monke
             in_flight["now"] -= 1
             return self.value
 
-    def submit(job, number):
+    def submit(job, number, shared=None):
+        assert shared is None  # nothing shared here: none sent
         in_flight["now"] += 1
         in_flight["most"] = max(in_flight["most"], in_flight["now"])
         return Finished(job())
@@ -484,8 +485,15 @@ def test_the_prefect_task_runs_its_blocks_as_tasks_of_the_flow_and_links_as_in_t
     from flows.config import ExecutionConfig, Settings
 
     submitted: list[int] = []
+    shared_with: list[object] = []
     submit = linking.link_block.submit
-    monkeypatch.setattr(linking.link_block, "submit", lambda job, number: submitted.append(number) or submit(job, number))
+
+    def recording_submit(job, number, shared=None):
+        submitted.append(number)
+        shared_with.append(shared)
+        return submit(job, number, shared)
+
+    monkeypatch.setattr(linking.link_block, "submit", recording_submit)
     settings = Settings(execution=ExecutionConfig(link_blocks=3))
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -508,8 +516,10 @@ def test_the_prefect_task_runs_its_blocks_as_tasks_of_the_flow_and_links_as_in_t
     in_turn = linked(tmp_path / "in_turn.duckdb", in_a_flow=False)
     assert not submitted
     spread = linked(tmp_path / "spread.duckdb", in_a_flow=True)
-    # the full link's date chunks as several tasks (this night's similarity work is one group: in turn)
+    # the full link's date chunks as several tasks (this night's similarity work is one group: in turn),
+    # all handed one object that holds what they all read
     assert submitted[:3] == [0, 1, 2]
+    assert isinstance(shared_with[0], linking.Shared) and all(s is shared_with[0] for s in shared_with)
     assert in_turn.height > 0
     assert_frame_equal(spread, in_turn)
 

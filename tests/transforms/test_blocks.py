@@ -36,3 +36,8 @@ def test_in_turn_runs_each_block_in_order():
     assert InTurn(width=3).map(lambda block: seen.append(block) or block * 2, [3, 1, 2]) == [6, 2, 4]
     assert seen == [3, 1, 2]
     assert IN_TURN.width == 1
+
+
+def test_in_turn_hands_what_is_shared_to_every_block():
+    shared = {"offset": 10}
+    assert InTurn().map(lambda common, block: common["offset"] + block, [1, 2, 3], shared=shared) == [11, 12, 13]

@@ -9,6 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from transforms import linkage_blocking
+from transforms.blocks import call
 from transforms.linkage import (
     CST_BLOCKING_COLUMNS,
     POLICE_BLOCKING_COLUMNS,
@@ -206,9 +207,9 @@ class OutOfOrder:
         self.width = width
         self.seen: list[object] = []
 
-    def map(self, function, blocks):
+    def map(self, function, blocks, shared=None):
         self.seen.append(len(blocks))
-        results = {i: function(blocks[i]) for i in reversed(range(len(blocks)))}
+        results = {i: call(function, blocks[i], shared) for i in reversed(range(len(blocks)))}
         return [results[i] for i in range(len(blocks))]
 
 
