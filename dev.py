@@ -37,7 +37,7 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
 
 def ensure_environment() -> None:
     """Create .venv and install the project with its test extras, pinned by requirements.lock
-    (skipped when neither file changed)."""
+    (skipped when neither file nor the pinned uv changed)."""
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes() + UV.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
         return

@@ -725,7 +725,7 @@ class TaskRunnerBlocks:
 
     def map(self, function: Callable[..., Any], blocks: Sequence[Any], shared: Any = None) -> list[Any]:
         if len(blocks) <= 1 or FlowRunContext.get() is None:
-            return [call(function, block, shared) for block in blocks]
+            return IN_TURN.map(function, blocks, shared)
         # a block travels as one callable: Prefect looks inside collections and dataclasses
         # among a task's parameters for futures, and a block's arrays are neither
         jobs = [partial(call, function, block) for block in blocks]

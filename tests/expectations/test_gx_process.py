@@ -49,10 +49,11 @@ def test_validation_in_the_helper_equals_validation_here(helper):
 
 def deferred_modules_run() -> dict[str, bool]:
     """(Called in the helper.) Whether each deferred module has run yet."""
-    import importlib.util
     import sys
+    import types
 
-    return {name: not isinstance(sys.modules[name], importlib.util._LazyModule) for name in gx_process.DEFERRED_MODULES}
+    # LazyLoader's module turns into a plain module when it first runs
+    return {name: type(sys.modules[name]) is types.ModuleType for name in gx_process.DEFERRED_MODULES}
 
 
 def standard_normal_cdf(x: float) -> float:
