@@ -10,6 +10,10 @@ against one Prefect server (as under `incidents serve`):
                       what most nights bring
     incremental night the rest of tonight's files too (GMP's week, MPS's month): a
                       month-end night, the largest regular delivery
+    1x-volume night   (scales above 1x, before the daily night, from the same state) the daily
+                      senders' files thinned to one record in `scale`: a 1x daily night's volume
+                      on this scale's warehouse, so what grows with the history alone shows apart
+                      from what grows with a night's volume (the generator scales both)
     no-change night   nothing new
 
 Each starts with the benchmark's own writes flushed to disk (`flush_writes`), and reports
@@ -28,6 +32,8 @@ compare each scale with 1x: data (row versions), then time and memory.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import shutil
@@ -72,6 +78,7 @@ class Scale:
     warehouse_mb: float = 0.0
     full: Night | None = None
     daily: Night | None = None
+    light: Night | None = None  # a 1x daily night's volume on this warehouse (scales above 1x)
     incremental: Night | None = None
     unchanged: Night | None = None
     skipped: str | None = None
@@ -106,6 +113,22 @@ def deliver(tonight: Path, landing: Path, chosen) -> None:  # noqa: ANN001
             target = landing / path.relative_to(tonight)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(path, target)
+
+
+def thinned(data: bytes, suffix: str, keep_one_in: int) -> bytes:
+    """A CSV (header kept) or JSON Lines extract with one record in `keep_one_in` (the first, then
+    every `keep_one_in`-th), in the sender's encoding mark and line endings."""
+    if suffix == ".jsonl":
+        return b"".join(data.splitlines(keepends=True)[::keep_one_in])
+    if suffix != ".csv":
+        raise ValueError(f"cannot thin a {suffix} extract")
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    text = data.decode("utf-8-sig")
+    header, *records = csv.reader(io.StringIO(text, newline=""))
+    out = io.StringIO(newline="")
+    ending = "\r\n" if text.partition("\n")[0].endswith("\r") else "\n"
+    csv.writer(out, lineterminator=ending).writerows([header, *records[::keep_one_in]])
+    return bom + out.getvalue().encode("utf-8")
 
 
 def step_seconds(api_url: str, started_after: float) -> dict[str, float]:
@@ -190,6 +213,29 @@ def repeated_night(incidents: str, env: dict[str, str], api_url: str, home: Path
     return median
 
 
+def light_night(
+    incidents: str, env: dict[str, str], api_url: str, home: Path, tonight: Path, landing: Path,
+    daily_folders: set[str], scale: int, repeat: int,
+) -> Night:
+    """The daily senders' files thinned to one record in `scale` (a 1x daily night's volume), run
+    `repeat` times on this scale's state; afterwards the files are gone and the state is as before."""
+    saved = home.with_name(home.name + "-before-light")
+    shutil.copytree(home, saved)
+    delivered = []
+    for path in sorted(p for p in tonight.rglob("*") if p.is_file()):
+        if path.parent.relative_to(tonight).as_posix() in daily_folders:
+            target = landing / path.relative_to(tonight)
+            target.write_bytes(thinned(path.read_bytes(), path.suffix, scale))
+            delivered.append(target)
+    try:
+        return repeated_night(incidents, env, api_url, home, repeat)
+    finally:
+        for target in delivered:
+            target.unlink()
+        shutil.rmtree(home)
+        shutil.move(saved, home)
+
+
 def run_scale(scale: int, root: Path, api_url: str, keep: bool, repeat: int = 1) -> Scale:
     incidents = str(Path(sys.executable).parent / "incidents")
     result = Scale(scale=scale, incidents=DEFAULT_INCIDENTS * scale)
@@ -221,6 +267,10 @@ def run_scale(scale: int, root: Path, api_url: str, keep: bool, repeat: int = 1)
     result.full = night(incidents, env, api_url)
     print(f"  x{scale}: full run {result.full.seconds:.1f} s, {result.full.peak_mb:.0f} MB", flush=True)
     daily_folders = daily_sender_folders()
+    if scale > 1:
+        result.light = light_night(incidents, env, api_url, home, tonight, landing, daily_folders, scale, repeat)
+        print(f"  x{scale}: 1x-volume night {result.light.seconds:.1f} s {result.light.runs}, "
+              f"{result.light.peak_mb:.0f} MB", flush=True)
     deliver(tonight, landing, lambda path: path.parent.relative_to(tonight).as_posix() in daily_folders)
     result.daily = repeated_night(incidents, env, api_url, home, repeat)
     print(f"  x{scale}: daily night {result.daily.seconds:.1f} s {result.daily.runs}, {result.daily.peak_mb:.0f} MB",
@@ -247,15 +297,16 @@ def table(results: list[Scale]) -> str:
     base = next((r for r in results if r.full), None)
     lines = [
         "| scale | incidents | files | landing MB | row versions | full run s | full peak MB | daily night s | "
-        "month-end night s | month-end peak MB | no-change s | data vs 1x | full time vs 1x | full memory vs 1x | "
-        "daily vs 1x | month-end vs 1x | month-end memory vs 1x |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "1x-volume night s | month-end night s | month-end peak MB | no-change s | data vs 1x | full time vs 1x | "
+        "full memory vs 1x | daily vs 1x | 1x-volume vs 1x | month-end vs 1x | month-end memory vs 1x |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.full is None:
-            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | | | | | | |")
+            lines.append(f"| {r.scale}x | {r.incidents} | | | | skipped: {r.skipped} | | | | | | | | | | | | | |")
             continue
         rows = r.cst_versions + r.police_versions
+        light = r.light or r.daily  # at 1x the daily night is the 1x volume
         base_rows = (base.cst_versions + base.police_versions) if base else rows
 
         def grow(value: float, first: float) -> str:
@@ -263,33 +314,36 @@ def table(results: list[Scale]) -> str:
 
         lines.append(
             f"| {r.scale}x | {r.incidents} | {r.files} | {r.landing_mb:.1f} | {rows} | {r.full.seconds:.1f} | "
-            f"{r.full.peak_mb:.0f} | {r.daily.seconds:.1f} | {r.incremental.seconds:.1f} | {r.incremental.peak_mb:.0f} | "
-            f"{r.unchanged.seconds:.1f} | {grow(rows, base_rows)} | {grow(r.full.seconds, base.full.seconds)} | "
-            f"{grow(r.full.peak_mb, base.full.peak_mb)} | {grow(r.daily.seconds, base.daily.seconds)} | "
+            f"{r.full.peak_mb:.0f} | {r.daily.seconds:.1f} | {light.seconds:.1f} | {r.incremental.seconds:.1f} | "
+            f"{r.incremental.peak_mb:.0f} | {r.unchanged.seconds:.1f} | {grow(rows, base_rows)} | "
+            f"{grow(r.full.seconds, base.full.seconds)} | {grow(r.full.peak_mb, base.full.peak_mb)} | "
+            f"{grow(r.daily.seconds, base.daily.seconds)} | {grow(light.seconds, base.daily.seconds)} | "
             f"{grow(r.incremental.seconds, base.incremental.seconds)} | "
             f"{grow(r.incremental.peak_mb, base.incremental.peak_mb)} |"
         )
     lines.append("")
-    lines.append("Every run of the repeated nights, seconds (daily / month-end / no-change):")
+    lines.append("Every run of the repeated nights, seconds (daily / 1x-volume / month-end / no-change):")
     for r in results:
         if r.full is not None:
-            lines.append(f"  {r.scale}x: {r.daily.runs} / {r.incremental.runs} / {r.unchanged.runs}")
+            light_runs = r.light.runs if r.light else "(the daily night)"
+            lines.append(f"  {r.scale}x: {r.daily.runs} / {light_runs} / {r.incremental.runs} / {r.unchanged.runs}")
     lines.append("")
     lines.append("Linkage work, changed records -> pairs scored (per changed record), "
-                 "full run / daily night / month-end night:")
+                 "full run / daily night / 1x-volume night / month-end night:")
     for r in results:
         if r.full is None:
             continue
         work = [f"{n.changed_records} -> {n.pairs_scored} ({n.pairs_scored / max(1, n.changed_records):.1f})"
-                for n in (r.full, r.daily, r.incremental)]
+                if n else "-" for n in (r.full, r.daily, r.light, r.incremental)]
         lines.append(f"  {r.scale}x: " + " / ".join(work))
     lines.append("")
-    lines.append("Seconds per step, the median run (full run / daily night / month-end night):")
+    lines.append("Seconds per step, the median run (full run / daily night / 1x-volume night / month-end night):")
     for r in results:
         if r.full is None:
             continue
-        nights = (r.full, r.daily, r.incremental)
-        parts = [f"{s} " + "/".join(f"{n.steps.get(s, 0):.1f}" for n in nights) for s in [*STEPS, "flow"]]
+        nights = (r.full, r.daily, r.light, r.incremental)
+        parts = [f"{s} " + "/".join(f"{n.steps.get(s, 0):.1f}" if n else "-" for n in nights)
+                 for s in [*STEPS, "flow"]]
         lines.append(f"  {r.scale}x: " + ", ".join(parts))
     return "\n".join(lines)
 
