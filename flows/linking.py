@@ -548,6 +548,8 @@ def _incremental(
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
     _set_scope(warehouse, {"police_changed": changed_crimes})
+    in_blocks = warehouse.query(_sql("crimes_in_changed_blocks"))["crime_key"]
+    _set_scope(warehouse, {"police_changed": changed_crimes, "police_block": in_blocks})
     block_police = warehouse.query(_sql("police_in_changed_blocks"))
     regrouped = (
         _write_groups(warehouse, police_incident_groups(block_police, settings), now, replace_all=False)
@@ -675,8 +677,9 @@ def link_warehouse(
         summary.mode = "full"
         _full(warehouse, run_id, settings, summary, now, blocks)
     else:
-        changed_reports = warehouse.query(_sql("changed_reports"))["report_key"]
-        changed_crimes = warehouse.query(_sql("changed_crimes"))["crime_key"]
+        since = {"linked_through": warehouse.scalar(_sql("linked_through"))}
+        changed_reports = warehouse.query(_sql("changed_reports"), since)["report_key"]
+        changed_crimes = warehouse.query(_sql("changed_crimes"), since)["crime_key"]
         last = warehouse.scalar("select max(finished_at) from link_runs")
         new_decisions = decisions.filter(pl.col("decided_at") > (last or datetime.min)) if last else decisions
         summary.changed_reports, summary.changed_crimes = len(changed_reports), len(changed_crimes)

@@ -546,3 +546,64 @@ def test_the_full_links_short_keys_sort_as_the_keys_do_and_map_back_exactly():
     # a key the mapping lacks (a held pair of a record no longer in scope) passes unchanged
     assert short["report_key"].to_list() == ["r00000000001", "held" * 16, "r00000000000"]
     assert_frame_equal(_rekeyed(short, "report_key", ids, "short", "key"), frame)
+
+
+def _record_files(warehouse: Warehouse) -> None:
+    """A manifest row for every file the versions came from and the manifest lacks, as loading writes."""
+    with warehouse.transaction():
+        warehouse.execute(
+            "insert into manifest by name "
+            "select file_hash, 'test' as source_id, file_hash as file_key, 0 as size_bytes, ingest_seq, "
+            "'test' as run_id, now()::timestamp as first_seen, 'loaded' as status, 0 as rows_read, "
+            "0 as rows_loaded, 0 as rows_quarantined "
+            "from (select distinct file_hash, ingest_seq from stg_cst_report_versions "
+            "      union select distinct file_hash, ingest_seq from stg_police_crime_versions) "
+            "where file_hash not in (select file_hash from manifest)"
+        )
+
+
+def _changed(warehouse: Warehouse, linked_through: int) -> set[str]:
+    since = {"linked_through": linked_through}
+    return (set(warehouse.query(linking._sql("changed_reports"), since)["report_key"])
+            | set(warehouse.query(linking._sql("changed_crimes"), since)["crime_key"]))
+
+
+def test_a_night_looks_for_changed_records_only_among_those_loaded_after_the_last_link(tmp_path, data, night):
+    cst_versions = pl.read_parquet(data / "cst_v.parquet")
+    police_versions = pl.read_parquet(data / "police_v.parquet")
+    with warehouse_with(tmp_path / "w.duckdb", data, exclude=night) as warehouse:
+        _record_files(warehouse)
+        link(warehouse, "before")
+        linked_through = warehouse.scalar(linking._sql("linked_through"))
+        assert linked_through == max(set(cst_versions["ingest_seq"]) | set(police_versions["ingest_seq"]) - set(night))
+        assert _changed(warehouse, linked_through) == set()
+        # tonight's file loaded as a night loads one: after every file there is (`ingest_seq`)
+        tonight_seq = max(set(cst_versions["ingest_seq"]) | set(police_versions["ingest_seq"])) + 1
+        tonight = {
+            table: versions.filter(pl.col("ingest_seq").is_in(night)).with_columns(pl.lit(tonight_seq).alias("ingest_seq"))
+            for table, versions in (("stg_cst_report_versions", cst_versions), ("stg_police_crime_versions", police_versions))
+        }
+        # a CST resend of a report's older version in tonight's newest file: its latest version
+        # (the latest `last_updated`) stands, so the report has not changed
+        held = cst_versions.filter(~pl.col("ingest_seq").is_in(night) & pl.col("last_updated").is_not_null())
+        held = held.filter(~pl.col("report_key").is_in(tonight["stg_cst_report_versions"]["report_key"].implode()))
+        resent = held.head(1).with_columns(
+            pl.col("last_updated") - timedelta(days=30), pl.lit("resend-file").alias("file_hash"),
+            pl.lit(tonight_seq + 1).alias("ingest_seq"),
+        )
+        expected = set(tonight["stg_cst_report_versions"]["report_key"]) | set(
+            tonight["stg_police_crime_versions"]["crime_key"]
+        )
+        with warehouse.transaction():
+            for table, versions in tonight.items():
+                warehouse.insert(table, versions)
+            warehouse.insert("stg_cst_report_versions", resent)
+        _record_files(warehouse)
+        assert warehouse.scalar(linking._sql("linked_through")) == linked_through  # tonight's files are not linked
+        # the bound leaves out no record a search of every record finds
+        assert _changed(warehouse, linked_through) == _changed(warehouse, -1) == expected
+        assert resent["report_key"][0] not in expected
+        summary = link(warehouse, "night")
+        assert summary.changed_reports + summary.changed_crimes == len(expected)
+        assert warehouse.scalar(linking._sql("linked_through")) == tonight_seq  # the resend holds no linked version
+        assert link(warehouse, "again").mode == "unchanged"
