@@ -106,6 +106,11 @@ def _decisions(warehouse: Warehouse) -> pl.DataFrame:
 
 def _set_scope(warehouse: Warehouse, keys: dict[str, pl.Series], tokens: pl.Series | None = None) -> None:
     warehouse.execute(_sql("scope_tables"))
+    _add_to_scope(warehouse, keys, tokens)
+
+
+def _add_to_scope(warehouse: Warehouse, keys: dict[str, pl.Series], tokens: pl.Series | None = None) -> None:
+    """Name more records (and tokens) in the scope tables, keeping what they name."""
     for source, series in keys.items():
         if len(series):
             warehouse.insert(
@@ -548,8 +553,7 @@ def _incremental(
     del texts, vectors, cst, police
     # 3. incident groups: only the blocks (force, time range, report date) of a changed crime can change
     _set_scope(warehouse, {"police_changed": changed_crimes})
-    in_blocks = warehouse.query(_sql("crimes_in_changed_blocks"))["crime_key"]
-    _set_scope(warehouse, {"police_changed": changed_crimes, "police_block": in_blocks})
+    _add_to_scope(warehouse, {"police_block": warehouse.query(_sql("crimes_in_changed_blocks"))["crime_key"]})
     block_police = warehouse.query(_sql("police_in_changed_blocks"))
     regrouped = (
         _write_groups(warehouse, police_incident_groups(block_police, settings), now, replace_all=False)
