@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -106,13 +107,17 @@ def daily_sender_folders() -> set[str]:
     return {folder for folder, source in sources if source.cadence_days == 1}
 
 
-def deliver(tonight: Path, landing: Path, chosen) -> None:  # noqa: ANN001
+def held_back(tonight: Path, chosen: Callable[[Path], bool]) -> list[Path]:
+    """The held-back files `chosen` accepts, in name order."""
+    return [path for path in sorted(p for p in tonight.rglob("*") if p.is_file()) if chosen(path)]
+
+
+def deliver(tonight: Path, landing: Path, chosen: Callable[[Path], bool]) -> None:
     """Move the held-back files `chosen` accepts into the landing area."""
-    for path in sorted(p for p in tonight.rglob("*") if p.is_file()):
-        if chosen(path):
-            target = landing / path.relative_to(tonight)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)
+    for path in held_back(tonight, chosen):
+        target = landing / path.relative_to(tonight)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
 
 
 def thinned(data: bytes, suffix: str, keep_one_in: int) -> bytes:
@@ -190,23 +195,31 @@ def night(incidents: str, env: dict[str, str], api_url: str) -> Night:
                  pairs_scored=pairs)
 
 
-def repeated_night(incidents: str, env: dict[str, str], api_url: str, home: Path, repeat: int) -> Night:
+def repeated_night(
+    incidents: str, env: dict[str, str], api_url: str, home: Path, repeat: int, restore: bool = False
+) -> Night:
     """The same night `repeat` times, each from the state before it (a copy of `home` put back);
-    the median run's figures, the highest peak. The state after the last run is kept.
+    the median run's figures, the highest peak. The state after the last run is kept, or with
+    `restore` the state before it is put back.
 
     One run of a night varied by up to a third on this machine (a 30x month-end night took
     13.8 s three times running on one saved state, and 18.2 s once inside a whole benchmark).
     """
     runs = []
     saved = home.with_name(home.name + "-before")
-    if repeat > 1:
+    if repeat > 1 or restore:
         shutil.copytree(home, saved)
-    for attempt in range(repeat):
-        if attempt:
+    try:
+        for attempt in range(repeat):
+            if attempt:
+                shutil.rmtree(home)
+                shutil.copytree(saved, home)
+            runs.append(night(incidents, env, api_url))
+    finally:
+        if restore:
             shutil.rmtree(home)
-            shutil.copytree(saved, home)
-        runs.append(night(incidents, env, api_url))
-    shutil.rmtree(saved, ignore_errors=True)
+            shutil.move(saved, home)
+        shutil.rmtree(saved, ignore_errors=True)
     median = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
     median.runs = [round(run.seconds, 1) for run in runs]
     median.peak_mb = max(run.peak_mb for run in runs)
@@ -215,25 +228,21 @@ def repeated_night(incidents: str, env: dict[str, str], api_url: str, home: Path
 
 def light_night(
     incidents: str, env: dict[str, str], api_url: str, home: Path, tonight: Path, landing: Path,
-    daily_folders: set[str], scale: int, repeat: int,
+    daily: Callable[[Path], bool], scale: int, repeat: int,
 ) -> Night:
-    """The daily senders' files thinned to one record in `scale` (a 1x daily night's volume), run
-    `repeat` times on this scale's state; afterwards the files are gone and the state is as before."""
-    saved = home.with_name(home.name + "-before-light")
-    shutil.copytree(home, saved)
+    """The held-back files `daily` accepts thinned to one record in `scale` (a 1x daily night's
+    volume), run `repeat` times on this scale's state; afterwards the files are gone and the
+    state is as before."""
     delivered = []
-    for path in sorted(p for p in tonight.rglob("*") if p.is_file()):
-        if path.parent.relative_to(tonight).as_posix() in daily_folders:
+    try:
+        for path in held_back(tonight, daily):
             target = landing / path.relative_to(tonight)
             target.write_bytes(thinned(path.read_bytes(), path.suffix, scale))
             delivered.append(target)
-    try:
-        return repeated_night(incidents, env, api_url, home, repeat)
+        return repeated_night(incidents, env, api_url, home, repeat, restore=True)
     finally:
         for target in delivered:
             target.unlink()
-        shutil.rmtree(home)
-        shutil.move(saved, home)
 
 
 def run_scale(scale: int, root: Path, api_url: str, keep: bool, repeat: int = 1) -> Scale:
@@ -267,11 +276,15 @@ def run_scale(scale: int, root: Path, api_url: str, keep: bool, repeat: int = 1)
     result.full = night(incidents, env, api_url)
     print(f"  x{scale}: full run {result.full.seconds:.1f} s, {result.full.peak_mb:.0f} MB", flush=True)
     daily_folders = daily_sender_folders()
+
+    def daily(path: Path) -> bool:
+        return path.parent.relative_to(tonight).as_posix() in daily_folders
+
     if scale > 1:
-        result.light = light_night(incidents, env, api_url, home, tonight, landing, daily_folders, scale, repeat)
+        result.light = light_night(incidents, env, api_url, home, tonight, landing, daily, scale, repeat)
         print(f"  x{scale}: 1x-volume night {result.light.seconds:.1f} s {result.light.runs}, "
               f"{result.light.peak_mb:.0f} MB", flush=True)
-    deliver(tonight, landing, lambda path: path.parent.relative_to(tonight).as_posix() in daily_folders)
+    deliver(tonight, landing, daily)
     result.daily = repeated_night(incidents, env, api_url, home, repeat)
     print(f"  x{scale}: daily night {result.daily.seconds:.1f} s {result.daily.runs}, {result.daily.peak_mb:.0f} MB",
           flush=True)
